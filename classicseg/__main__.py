@@ -1,0 +1,3 @@
+from classicseg.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,287 @@
+"""The ``classicseg`` command line: the only module that prints or exits.
+
+Every user-caused problem is a :class:`~classicseg.errors.ClassicsegError`; the error
+boundary in :func:`main` prints it on one line and exits non-zero. ``--debug`` (or
+``CLASSICSEG_DEBUG=1``) shows the traceback instead.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from classicseg import __version__
+from classicseg.errors import ClassicsegError
+
+log = logging.getLogger("classicseg")
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * verbose
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("classicseg: %(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="classicseg")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug logs).")
+def cli(debug: bool, verbose: int) -> None:
+    """Classical video segmentation: background subtraction, morphology, tracking, scoring."""
+    _setup_logging(verbose)
+
+
+def _threads(n: int | None) -> None:
+    if n is not None:
+        import cv2
+
+        cv2.setNumThreads(n)
+
+
+def _progress(total, desc, enabled):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", delay=1.0, leave=False, file=sys.stderr,
+                dynamic_ncols=True, disable=None)  # None: only on a terminal
+
+
+def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None) -> None:
+    click.echo(f"{name}: {stats.frames} frames in {stats.seconds:.2f} s ({stats.fps:.1f} frames/s)")
+    for k, share in stats.shares().items():
+        click.echo(f"  {k:<24} {100 * share:5.1f}%")
+    if out_dir is not None:
+        click.echo(f"masks: {out_dir} ({n_written} files)")
+
+
+# -- run -----------------------------------------------------------------------
+@cli.command()
+@click.option("--preset", "-p", help="A shipped pipeline (see `classicseg config --list`).")
+@click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False), help="Your own pipeline file (YAML/TOML).")
+@click.option("--set", "sets", multiple=True, metavar="STAGE.PARAM=VALUE", help="Override one value (repeatable).")
+@click.option("--input", "-i", "input_", required=True, help="Video file, image folder, camera index or stream URL.")
+@click.option("--output", "-o", type=click.Path(file_okay=False), help="Folder for the masks.")
+@click.option("--overlay", type=click.Path(dir_okay=False), help="Also write an overlay video (.mp4).")
+@click.option("--threads", type=click.IntRange(0, 256), default=None, help="OpenCV threads (default: OpenCV's choice).")
+@click.option("--max-bad-frames", type=click.IntRange(1), default=None, help="Undecodable frames in a row before giving up.")
+@click.option("--max-frames", type=click.IntRange(1), default=None, help="Stop after this many frames.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on long runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_frames, max_frames, progress, as_json):
+    """Run a pipeline on a video, image folder, camera or stream and write masks."""
+    from itertools import islice
+
+    from classicseg.config import resolve
+    from classicseg.io.sinks import MaskSink, VideoSink, write_json
+    from classicseg.io.sources import open_source
+    from classicseg.pipeline import Pipeline
+
+    _threads(threads)
+    spec = resolve(preset, config_file, sets)  # validated before any frame is read
+    opts = spec.source.model_dump()
+    if max_bad_frames is not None:
+        opts["max_bad_frames"] = max_bad_frames
+    source = open_source(input_, **opts)
+    sinks = []
+    if output:
+        sinks.append(MaskSink(output, source))
+    if overlay:
+        sinks.append(VideoSink(overlay, source.fps))
+    if not sinks:
+        log.warning("no --output or --overlay: masks are computed but not written")
+    pipe = Pipeline.from_spec(spec)
+    total = min(filter(None, [source.length, max_frames]), default=None)
+    bar = _progress(total, source.name, progress and not as_json)
+    frames = islice(source, max_frames) if max_frames else source
+    try:
+        stats = pipe.run(frames, sinks, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+        source.close()
+    summary = {"input": str(input_), "pipeline": spec.name, **stats.to_dict(), "skipped_frames": source.skipped}
+    if output:
+        write_json(Path(output) / "run.json", {**summary, "config": spec.to_dict()})
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        _print_summary(source.name, stats, Path(output) if output else None, sinks[0].count if output else None)
+        if source.skipped:
+            click.echo(f"skipped {source.skipped} undecodable frames")
+
+
+# -- eval ------------------------------------------------------------------------
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+def _print_table(rows: list[dict]) -> None:
+    if not rows:
+        return
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(_fmt(r.get(c, ""))) for r in rows)) for c in cols}
+    click.echo("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        click.echo("  ".join(_fmt(r.get(c, "")).ljust(widths[c]) for c in cols))
+
+
+@cli.command("eval")
+@click.option("--metric", "-m", type=click.Choice(["cdnet", "davis"]), required=True, help="Benchmark rules.")
+@click.option("--pred", required=True, type=click.Path(), help="Predicted masks: a sequence folder or a root.")
+@click.option("--gt", required=True, type=click.Path(), help="Ground truth: CDnet sequence/category/root, DAVIS annotations.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def eval_(metric, pred, gt, as_json):
+    """Score masks by the exact CDnet 2014 or DAVIS rules."""
+    if metric == "cdnet":
+        from classicseg.metrics.cdnet import evaluate_dataset
+    else:
+        from classicseg.metrics.davis import evaluate_dataset
+    result = evaluate_dataset(pred, gt)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_table(result.table())
+
+
+# -- demo --------------------------------------------------------------------------
+@cli.command()
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="classicseg-demo", show_default=True,
+              help="Folder for the generated scene and every result.")
+@click.option("--frames", type=click.IntRange(60, 5000), default=300, show_default=True, help="Length of the scene.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the scene.")
+@click.option("--preset", "-p", default="surveillance", show_default=True, help="Pipeline to run.")
+@click.option("--threads", type=click.IntRange(0, 256), default=1, show_default=True, help="OpenCV threads.")
+@click.option("--progress/--no-progress", default=True)
+def demo(output, frames, seed, preset, threads, progress):
+    """Generate a fixed-camera scene with exact ground truth, segment it and score it."""
+    from classicseg.demo import run_demo
+
+    _threads(threads)
+    report = run_demo(Path(output), n_frames=frames, seed=seed, preset=preset,
+                      progress=lambda total, desc: _progress(total, desc, progress))
+    click.echo(f"scene: {report['scene']} ({report['frames']} frames, exact ground truth)")
+    _print_table(report["table"])
+    for label, path in report["files"].items():
+        click.echo(f"{label:<10} {path}")
+    click.echo(f"everything is in {Path(output).resolve()}")
+
+
+# -- stages / config -----------------------------------------------------------------
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def stages(name, as_json):
+    """List every stage with its parameters, defaults and one-line doc."""
+    from classicseg import registry
+    from classicseg.config import describe_params
+
+    items = registry.all_stages()
+    if name:
+        items = {name: registry.get(name)}
+    if as_json:
+        out = {
+            n: {"doc": c.doc(), "requires": list(c.requires), "provides": list(c.provides), "cite": c.cite,
+                "params": {p: {"default": d, "type": t, "doc": doc} for p, d, t, doc in describe_params(c.Params)}}
+            for n, c in items.items()
+        }
+        click.echo(json.dumps(out, indent=2, default=str))
+        return
+    for n, c in items.items():
+        click.echo(f"{n}: {c.doc()}")
+        click.echo(f"    reads {', '.join(c.requires)} -> writes {', '.join(c.provides)}")
+        for p, d, t, doc in describe_params(c.Params):
+            click.echo(f"    {p} = {d!r} ({t}): {doc}")
+        if c.cite:
+            click.echo(f"    cite: {c.cite}")
+
+
+@cli.command()
+@click.option("--defaults", is_flag=True, help="Print a complete commented pipeline file.")
+@click.option("--preset", "-p", default=None, help="Print this preset in full (default: surveillance).")
+@click.option("--list", "list_", is_flag=True, help="List the shipped presets.")
+@click.option("--check", "check", type=click.Path(dir_okay=False), help="Validate a pipeline file and exit.")
+def config(defaults, preset, list_, check):
+    """Print, list or check pipeline files."""
+    from classicseg.config import commented_config, load_preset, preset_names, resolve
+
+    if list_:
+        for n in preset_names():
+            click.echo(f"{n}: {load_preset(n).get('description', '')}")
+        return
+    if check:
+        spec = resolve(config=check)
+        click.echo(f"{check}: ok ({len(spec.steps)} stages: {', '.join(s.id for s in spec.steps)})")
+        return
+    if not (defaults or preset):
+        raise click.UsageError("give --defaults, --preset NAME, --list or --check FILE")
+    click.echo(commented_config(resolve(preset=preset or "surveillance")), nl=False)
+
+
+# -- bench -------------------------------------------------------------------------
+@cli.command()
+@click.option("--input", "-i", "input_", default=None, help="Frames to time on (default: a generated scene).")
+@click.option("--frames", type=click.IntRange(50), default=600, show_default=True)
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
+def bench(input_, frames, repeats, json_out):
+    """Time the engine against raw OpenCV on the same frames (ratios, one thread)."""
+    from classicseg.bench import run_bench
+
+    rows = run_bench(input_, frames, repeats)
+    _print_table(rows)
+    if json_out:
+        from classicseg.io.sinks import write_json
+
+        write_json(json_out, rows)
+
+
+# -- error boundary ----------------------------------------------------------------
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("CLASSICSEG_DEBUG", "") not in ("", "0")
+    try:
+        cli.main(args=argv, prog_name="classicseg", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("classicseg: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ClassicsegError as exc:
+        if debug:
+            raise
+        errors = getattr(exc, "errors", None)
+        if errors and len(errors) > 1:
+            click.echo(f"classicseg: error: {len(errors)} problems:", err=True)
+            for e in errors:
+                click.echo(f"  - {e}", err=True)
+        else:
+            click.echo(f"classicseg: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("classicseg: interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug or an unexpected library failure
+        if debug:
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"classicseg: internal error: {type(exc).__name__}: {detail} (rerun with --debug for the traceback)",
+                   err=True)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

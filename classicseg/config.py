@@ -1,0 +1,317 @@
+"""Pipeline files (YAML or TOML) -> a validated :class:`PipelineSpec`.
+
+A pipeline file looks like::
+
+    name: surveillance
+    source:                  # optional: how frames are read
+      max_bad_frames: 10
+    pipeline:                # the stages, in order
+      - stage: bgsub.mog2    # registry name (``classicseg stages`` lists them)
+        var_threshold: 16    # any of the stage's parameters
+      - stage: morph.open
+        id: speck_removal    # optional: the name --set uses (default: the stage name)
+        radius: 1
+
+Validation happens before the first frame is decoded and reports every problem in
+the file at once: unknown stages, parameters and top-level keys (with the nearest
+valid name), wrong types, out-of-range values, and stages whose input slot no
+earlier stage provides. Precedence: ``--set`` > file > stage defaults.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from classicseg import registry
+from classicseg.errors import ConfigError
+from classicseg.stage import Params, Stage
+
+TOP_KEYS = ("name", "description", "source", "pipeline")
+PRESET_DIR = "presets"
+
+
+class SourceOptions(BaseModel):
+    """How frames are read (the ``source:`` section)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_bad_frames: int = Field(10, ge=1, description="give up after this many undecodable frames in a row")
+    prefetch: int = Field(8, ge=0, le=256, description="frames decoded ahead in a reader thread (0 = none)")
+    open_timeout_ms: int = Field(10000, ge=100, description="camera/stream open timeout")
+    read_timeout_ms: int = Field(10000, ge=100, description="camera/stream read timeout")
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    id: str
+    stage: type[Stage]
+    params: Params
+
+    def build(self) -> Stage:
+        return self.stage(self.params)
+
+
+@dataclass
+class PipelineSpec:
+    steps: list[StepSpec]
+    source: SourceOptions = field(default_factory=SourceOptions)
+    name: str = "pipeline"
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        """The spec as a plain config mapping (round-trips through :func:`validate`)."""
+        pipeline = []
+        for s in self.steps:
+            d: dict[str, Any] = {"stage": s.stage.name}
+            if s.id != s.stage.name:
+                d["id"] = s.id
+            d.update(s.params.model_dump())
+            pipeline.append(d)
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out["source"] = self.source.model_dump()
+        out["pipeline"] = pipeline
+        return out
+
+
+# -- loading ---------------------------------------------------------------------
+def parse_text(text: str, fmt: str, origin: str) -> dict:
+    try:
+        data = tomllib.loads(text) if fmt == "toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        detail = str(exc).replace("\n", " ")
+        raise ConfigError(f"{origin}: not valid {fmt.upper()}: {detail}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top, got {type(data).__name__}")
+    return data
+
+
+def load_file(path) -> dict:
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) pipeline file, safely."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    fmt = "toml" if path.suffix.lower() == ".toml" else "yaml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    return parse_text(text, fmt, str(path))
+
+
+def preset_names() -> list[str]:
+    files = resources.files("classicseg").joinpath(PRESET_DIR).iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> dict:
+    names = preset_names()
+    if name not in names:
+        raise ConfigError(f"unknown preset {name!r}{registry.nearest(name, names)}; presets: {', '.join(names)}")
+    text = resources.files("classicseg").joinpath(PRESET_DIR, f"{name}.yaml").read_text(encoding="utf-8")
+    return parse_text(text, "yaml", f"preset {name}")
+
+
+# -- overrides -------------------------------------------------------------------
+def _step_ids(pipeline: list) -> list[str]:
+    """The id of each step: its ``id`` key, else its stage name (``name#2`` for repeats)."""
+    ids, seen = [], {}
+    for step in pipeline:
+        if isinstance(step, dict) and step.get("id"):
+            ids.append(str(step["id"]))
+            continue
+        base = str(step.get("stage")) if isinstance(step, dict) else "?"
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return ids
+
+
+def apply_overrides(raw: dict, sets: list[str]) -> dict:
+    """Apply ``STEP_ID.param=value`` (or ``source.key=value``) overrides to a raw config.
+
+    Values are parsed as YAML scalars/lists (``true``, ``3``, ``0.5``, ``[1, 2]``).
+    """
+    raw = dict(raw)
+    pipeline = [dict(s) if isinstance(s, dict) else s for s in raw.get("pipeline") or []]
+    raw["pipeline"] = pipeline
+    errors = []
+    for item in sets:
+        target, eq, value = item.partition("=")
+        step_id, dot, key = target.strip().rpartition(".")
+        if not eq or not dot or not key:
+            errors.append(f"--set {item!r}: expected STAGE.PARAM=VALUE, e.g. bgsub.mog2.var_threshold=24")
+            continue
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        if step_id == "source":
+            raw["source"] = {**(raw.get("source") or {}), key: parsed}
+            continue
+        ids = _step_ids(pipeline)
+        if step_id not in ids:
+            errors.append(
+                f"--set {item!r}: no stage {step_id!r} in this pipeline{registry.nearest(step_id, ids)}; "
+                f"stages: {', '.join(ids)}"
+            )
+            continue
+        pipeline[ids.index(step_id)][key] = parsed
+    if errors:
+        raise ConfigError(errors)
+    return raw
+
+
+# -- validation ------------------------------------------------------------------
+def _describe(err: dict, fields) -> tuple[str, str]:
+    loc = ".".join(str(x) for x in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return loc, f"unknown parameter {loc!r}{registry.nearest(loc, fields)}"
+    if err["type"] == "missing":
+        return loc, f"{loc}: required"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    where = f"{loc}: " if loc else ""
+    if err["type"] in ("value_error", "assertion_error") or not loc:
+        return loc, f"{where}{msg}"
+    return loc, f"{where}{msg[0].lower() + msg[1:]}, got {err['input']!r}"
+
+
+def _params_errors(model: type[BaseModel], values: dict) -> tuple[BaseModel | None, list[str]]:
+    try:
+        return model(**values), []
+    except ValidationError as exc:
+        fields = list(model.model_fields)
+        return None, [_describe(e, fields)[1] for e in exc.errors()]
+    except TypeError as exc:  # non-string keys
+        return None, [str(exc)]
+
+
+def validate(raw: dict, origin: str = "config", initial_slots=("image",)) -> PipelineSpec:
+    """Check a raw config mapping and build the :class:`PipelineSpec`.
+
+    Raises
+    ------
+    ConfigError
+        With every problem found, each naming the stage, the key and the nearest
+        valid name.
+    """
+    errors: list[str] = []
+    for key in raw:
+        if key not in TOP_KEYS:
+            errors.append(f"{origin}: unknown top-level key {key!r}{registry.nearest(key, TOP_KEYS)}")
+
+    source = SourceOptions()
+    src_raw = raw.get("source") or {}
+    if not isinstance(src_raw, dict):
+        errors.append(f"{origin}: source must be a mapping, got {type(src_raw).__name__}")
+    else:
+        parsed, errs = _params_errors(SourceOptions, src_raw)
+        errors += [f"{origin}: source: {e}" for e in errs]
+        source = parsed or source
+
+    pipeline = raw.get("pipeline")
+    steps: list[StepSpec] = []
+    if not isinstance(pipeline, list) or not pipeline:
+        errors.append(f"{origin}: 'pipeline' must be a non-empty list of stages")
+        pipeline = []
+    ids = _step_ids(pipeline)
+    available = set(initial_slots)
+    for i, (step, sid) in enumerate(zip(pipeline, ids), start=1):
+        where = f"stage {i}"
+        if not isinstance(step, dict) or "stage" not in step:
+            errors.append(f"{where}: expected a mapping with a 'stage' key, got {step!r}")
+            continue
+        name = str(step["stage"])
+        where = f"stage {i} ({name})"
+        try:
+            cls = registry.get(name)
+        except ConfigError as exc:
+            errors.append(f"stage {i}: {exc}")
+            continue
+        values = {k: v for k, v in step.items() if k not in ("stage", "id")}
+        params, errs = _params_errors(cls.Params, values)
+        errors += [f"{where}: {e}" for e in errs]
+        missing = [s for s in cls.requires if s not in available]
+        if missing:
+            providers = sorted(n for n, c in registry.all_stages().items() if missing[0] in c.provides)
+            hint = f" (add one of {', '.join(providers[:4])} before it)" if providers else ""
+            errors.append(
+                f"{where}: needs {', '.join(repr(m) for m in missing)}, which no earlier stage provides{hint}"
+            )
+        available |= set(cls.provides)
+        if params is not None:
+            steps.append(StepSpec(sid, cls, params))
+    if errors:
+        raise ConfigError(errors)
+    return PipelineSpec(steps, source, str(raw.get("name") or "pipeline"), str(raw.get("description") or ""))
+
+
+def resolve(preset: str | None = None, config: str | None = None, sets=()) -> PipelineSpec:
+    """Preset or file, then ``--set`` overrides, then validation."""
+    if preset and config:
+        raise ConfigError("give --preset or --config, not both")
+    if config:
+        raw, origin = load_file(config), str(config)
+    else:
+        raw, origin = load_preset(preset or "surveillance"), f"preset {preset or 'surveillance'}"
+    if sets:
+        raw = apply_overrides(raw, list(sets))
+    return validate(raw, origin)
+
+
+# -- documentation ---------------------------------------------------------------
+def _yaml_value(v) -> str:
+    return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def describe_params(model: type[BaseModel]) -> list[tuple[str, Any, str, str]]:
+    """``(name, default, type, doc)`` for every parameter of a Params model."""
+    rows = []
+    for name, f in model.model_fields.items():
+        ann = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        constraints = []
+        for m in f.metadata:
+            for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+                if getattr(m, attr, None) is not None:
+                    constraints.append(f"{sym}{getattr(m, attr)}")
+        doc = f.description or ""
+        if constraints:
+            doc = f"{doc} [{', '.join(constraints)}]"
+        rows.append((name, f.default, ann, doc))
+    return rows
+
+
+def commented_config(spec: PipelineSpec) -> str:
+    """A complete pipeline file for ``spec``: every parameter, each with its doc."""
+    lines = [
+        f"# classicseg pipeline: {spec.name}",
+        "# Every parameter is listed with its value; delete the ones you keep at the default.",
+        "# `classicseg stages` lists all stages; --set STAGE.PARAM=VALUE overrides one value.",
+        f"name: {spec.name}",
+    ]
+    if spec.description:
+        lines.append(f"description: {_yaml_value(spec.description)}")
+    lines.append("source:")
+    for name, _, _, doc in describe_params(SourceOptions):
+        lines.append(f"  {name}: {_yaml_value(getattr(spec.source, name))}  # {doc}")
+    lines.append("pipeline:")
+    for s in spec.steps:
+        lines.append(f"  # {s.stage.doc()}")
+        lines.append(f"  - stage: {s.stage.name}")
+        if s.id != s.stage.name and "#" not in s.id:
+            lines.append(f"    id: {s.id}")
+        for name, _, _, doc in describe_params(s.stage.Params):
+            lines.append(f"    {name}: {_yaml_value(getattr(s.params, name))}  # {doc}")
+    others = [n for n in registry.names() if n not in {s.stage.name for s in spec.steps}]
+    lines.append("# Other stages: " + ", ".join(others))
+    return "\n".join(lines) + "\n"

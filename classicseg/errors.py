@@ -1,0 +1,44 @@
+"""The few exception types classicseg raises.
+
+Every error a user can cause is a :class:`ClassicsegError`; the CLI prints its
+message on one line and exits non-zero. Anything else is a bug and shows a
+traceback.
+"""
+
+
+class ClassicsegError(Exception):
+    """Base class: a problem with the user's input, config, data or environment."""
+
+    exit_code = 2
+
+
+class ConfigError(ClassicsegError):
+    """A pipeline config is invalid. ``errors`` holds every problem found."""
+
+    def __init__(self, errors):
+        if isinstance(errors, str):
+            errors = [errors]
+        self.errors = list(errors)
+        if len(self.errors) == 1:
+            msg = self.errors[0]
+        else:
+            msg = f"{len(self.errors)} config errors: " + "; ".join(self.errors)
+        super().__init__(msg)
+
+
+class SourceError(ClassicsegError):
+    """An input (video, image folder, camera, stream) cannot be read."""
+
+    exit_code = 3
+
+
+class SinkError(ClassicsegError):
+    """An output cannot be written."""
+
+    exit_code = 4
+
+
+class EvalError(ClassicsegError):
+    """Predictions and ground truth do not fit together."""
+
+    exit_code = 5

@@ -1,0 +1,1 @@
+"""Everything that touches the file system, cameras or streams: sources and sinks."""

@@ -1,0 +1,320 @@
+"""Frame sources: image folders (CDnet, DAVIS, SBI, UCSD, numbered images), video
+files, cameras, RTSP/HTTP streams and in-memory arrays.
+
+Every source is an iterable of :class:`~classicseg.types.Sample` and knows how the
+masks of its frames are named so that each benchmark's evaluator reads them as they
+are: CDnet ``in000123.jpg`` -> ``bin000123.png`` (0/255), DAVIS ``00012.jpg`` ->
+``00012.png`` (indexed, DAVIS palette), anything else keeps its stem; video frames
+are numbered ``000001.png`` (1-based, like MOT frame numbers).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from classicseg.errors import SourceError
+from classicseg.io.images import IMAGE_EXTS
+from classicseg.types import Sample
+
+log = logging.getLogger("classicseg")
+
+_TRAILING_INT = re.compile(r"(\d+)(?!.*\d)")
+_STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
+
+
+def trailing_number(stem: str) -> int | None:
+    """The last run of digits in a file stem (``in000123`` -> 123, ``frame_7`` -> 7)."""
+    m = _TRAILING_INT.search(stem)
+    return int(m.group(1)) if m else None
+
+
+def natural_key(path: Path):
+    n = trailing_number(path.stem)
+    return (n is None, n if n is not None else 0, path.name)
+
+
+@dataclass
+class Source:
+    """Base class. Subclasses implement :meth:`_frames`."""
+
+    kind: str
+    name: str
+    path: Path | None = None
+    fps: float | None = None
+    length: int | None = None
+    max_bad_frames: int = 10
+    prefetch: int = 8
+    warnings: list[str] = field(default_factory=list)
+    #: frames skipped because they could not be decoded
+    skipped: int = 0
+
+    # -- naming -----------------------------------------------------------
+    @property
+    def mask_format(self) -> str:
+        """``davis`` (indexed palette PNG) or ``binary`` (0/255 PNG)."""
+        return "davis" if self.kind == "davis" else "binary"
+
+    def mask_name(self, stem: str) -> str:
+        if self.kind == "cdnet" and stem.startswith("in"):
+            return f"b{stem}.png"
+        return f"{stem}.png"
+
+    # -- iteration ----------------------------------------------------------
+    def _frames(self) -> Iterator[tuple[str, np.ndarray | None]]:  # pragma: no cover - abstract
+        """Yield ``(stem, frame)``; ``frame`` is None for an undecodable frame."""
+        raise NotImplementedError
+
+    def _warn(self, msg: str) -> None:
+        self.warnings.append(msg)
+        log.warning(msg)
+
+    def _samples(self) -> Iterator[Sample]:
+        bad_run = 0
+        shape = None
+        index = 0
+        for stem, frame in self._frames():
+            if frame is None:
+                bad_run += 1
+                self.skipped += 1
+                self._warn(f"{self.name}: frame {stem} could not be decoded, skipped")
+                if bad_run >= self.max_bad_frames:
+                    raise SourceError(
+                        f"{self.name}: {bad_run} unreadable frames in a row (up to {stem}); giving up "
+                        f"(raise --max-bad-frames to tolerate more)"
+                    )
+                continue
+            bad_run = 0
+            if frame.ndim == 2:
+                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+            elif frame.shape[2] == 4:
+                frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+            if shape is None:
+                shape = frame.shape
+            elif frame.shape != shape:
+                raise SourceError(
+                    f"{self.name}: frame {stem} is {frame.shape[1]}x{frame.shape[0]} but earlier frames are "
+                    f"{shape[1]}x{shape[0]}"
+                )
+            yield Sample(index, stem, frame)
+            index += 1
+        if index == 0:
+            raise SourceError(f"{self.name}: no frame could be read from {self.path or self.name}")
+
+    def __iter__(self) -> Iterator[Sample]:
+        it = self._samples()
+        return _prefetched(it, self.prefetch) if self.prefetch > 0 else it
+
+    def close(self) -> None:
+        """Release the device or file (sources are also context managers)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _prefetched(it: Iterator, depth: int) -> Iterator:
+    """Run ``it`` in a reader thread, ``depth`` items ahead (decoding releases the GIL)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def reader():
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    t = threading.Thread(target=reader, name="classicseg-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+# -- image folders ---------------------------------------------------------------
+@dataclass
+class ImageFolderSource(Source):
+    files: list[Path] = field(default_factory=list)
+
+    def _frames(self):
+        for f in self.files:
+            yield f.stem, cv2.imread(str(f), cv2.IMREAD_COLOR)
+
+
+def _list_images(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS]
+    return sorted(files, key=natural_key)
+
+
+def _check_sizes(files: list[Path], name: str) -> None:
+    """All images in a folder must have one size (read from headers, no decoding)."""
+    from PIL import Image
+
+    first = None
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                size = im.size
+        except Exception:  # undecodable header: reported (and skipped) when read  # noqa: BLE001
+            continue
+        if first is None:
+            first = (f, size)
+        elif size != first[1]:
+            raise SourceError(
+                f"{name}: mixed image sizes: {f.name} is {size[0]}x{size[1]} but "
+                f"{first[0].name} is {first[1][0]}x{first[1][1]}"
+            )
+
+
+def open_folder(path: Path, **kw) -> ImageFolderSource:
+    """Recognise the folder layout and return its source."""
+    kw.pop("open_timeout_ms", None)
+    kw.pop("read_timeout_ms", None)
+    folder, kind = path, "folder"
+    if (path / "input").is_dir():  # CDnet / SBI sequence folder
+        folder, kind = path / "input", "cdnet"
+    elif (path / "in").is_dir():  # UCSD sequence folder
+        folder = path / "in"
+    files = _list_images(folder)
+    if not files:
+        raise SourceError(f"no images in {folder}")
+    stems = [f.stem for f in files]
+    if kind == "folder":
+        if folder.name == "input" and all(re.fullmatch(r"in\d+", s) for s in stems):
+            kind = "cdnet"
+        elif all(re.fullmatch(r"\d{5}", s) for s in stems) and (
+            "JPEGImages" in folder.parts or (folder.parent.parent.name == "JPEGImages")
+        ):
+            kind = "davis"
+    seq = path.name if folder is path else path.name
+    _check_sizes(files, seq)
+    return ImageFolderSource(kind=kind, name=seq, path=path, files=files, length=len(files), **kw)
+
+
+# -- videos, cameras, streams ----------------------------------------------------
+@dataclass
+class CaptureSource(Source):
+    target: str | int = 0
+    open_timeout_ms: int = 10000
+    read_timeout_ms: int = 10000
+    _cap: object = None
+
+    def _open(self):
+        if isinstance(self.target, int):
+            cap = cv2.VideoCapture(self.target)
+        elif self.kind == "stream":
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.open_timeout_ms,
+                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.read_timeout_ms]
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+        else:
+            cap = cv2.VideoCapture(self.target)
+        if not cap.isOpened():
+            what = {"camera": "camera", "stream": "stream"}.get(self.kind, "video")
+            raise SourceError(f"cannot open {what} {self.target}")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and fps > 0 else None
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.length = n if self.kind == "video" and n > 0 else None
+        return cap
+
+    def _frames(self):
+        cap = self._cap if self._cap is not None else self._open()
+        self._cap = None  # a second iteration opens the target again
+        try:
+            number = 0
+            while True:
+                ok, frame = cap.read()
+                if ok:
+                    number += 1
+                    yield f"{number:06d}", frame
+                    continue
+                # a failed read inside the known length is a corrupt frame, past it the end
+                if self.length is not None and number + 1 < self.length:
+                    number += 1
+                    yield f"{number:06d}", None
+                    continue
+                if number == 0 and self.skipped == 0:
+                    raise SourceError(f"{self.name}: video has no frames: {self.target}")
+                return
+        finally:
+            cap.release()
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+@dataclass
+class ArraySource(Source):
+    """Frames already in memory: ``(stem, frame)`` pairs or bare frames."""
+
+    items: Iterable = ()
+
+    def _frames(self):
+        for i, item in enumerate(self.items):
+            if isinstance(item, tuple):
+                yield item
+            else:
+                yield f"{i + 1:06d}", item
+
+
+def open_source(spec, **kw) -> Source:
+    """Open a source from a CLI-style spec.
+
+    ``spec`` is a folder of images (CDnet/SBI/UCSD sequence folders and DAVIS
+    ``JPEGImages/480p/<seq>`` are recognised), a video file, a camera index (``0``)
+    or a stream URL (``rtsp://``, ``http://``...).
+    """
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        src = CaptureSource(kind="camera", name=f"camera{int(spec)}", target=int(spec), **kw)
+        src._cap = src._open()
+        return src
+    s = str(spec)
+    if s.startswith(_STREAM_SCHEMES):
+        src = CaptureSource(kind="stream", name=s.rstrip("/").split("/")[-1] or "stream", target=s, **kw)
+        src._cap = src._open()
+        return src
+    path = Path(s)
+    if not path.exists():
+        raise SourceError(f"input not found: {path}")
+    if path.is_dir():
+        return open_folder(path, **kw)
+    if path.suffix.lower() in IMAGE_EXTS:
+        raise SourceError(f"input is a single image, expected a video or a folder of frames: {path}")
+    kw.pop("open_timeout_ms", None)
+    kw.pop("read_timeout_ms", None)
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror}") from None
+    src = CaptureSource(kind="video", name=path.stem, path=path, target=str(path), **kw)
+    src._cap = src._open()
+    return src

@@ -1,0 +1,6 @@
+"""Built-in stages, one algorithm per module, grouped by family.
+
+Importing this package registers every built-in stage with
+:mod:`classicseg.registry`.
+"""
+from classicseg.stages import bgsub, blobs, morph, roi, temporal  # noqa: F401

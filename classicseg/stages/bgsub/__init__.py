@@ -1,0 +1,2 @@
+"""Background subtraction stages (``bgsub.*``)."""
+from classicseg.stages.bgsub import framediff, opencv  # noqa: F401

@@ -1,0 +1,83 @@
+"""Shared pieces of the background-subtraction stages.
+
+* :class:`ScheduleParams` / :func:`learning_rate`: the learning-rate schedule every
+  subtractor accepts (warm-up, then a set rate, or frozen).
+* :func:`split_labels`: OpenCV's 0/127/255 output -> ``fg`` and ``shadow`` masks.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from classicseg.stage import Params, Stage
+from classicseg.types import Sample
+
+
+class ScheduleParams(Params):
+    learning_rate: float = Field(
+        -1.0, ge=-1.0, le=1.0,
+        description="rate after warm-up: -1 lets the algorithm choose (1/history), 0 freezes the model",
+    )
+    warmup_frames: int = Field(0, ge=0, description="frames learned at warmup_rate before learning_rate applies")
+    warmup_rate: float = Field(-1.0, ge=-1.0, le=1.0, description="rate during warm-up (-1 = automatic)")
+    freeze_after: int | None = Field(
+        None, ge=1, description="stop learning (rate 0) from this frame on; null = never"
+    )
+
+    @model_validator(mode="after")
+    def _check_schedule(self):
+        if self.freeze_after is not None and self.freeze_after < self.warmup_frames:
+            raise ValueError(
+                f"freeze_after ({self.freeze_after}) must be >= warmup_frames ({self.warmup_frames})"
+            )
+        return self
+
+
+def learning_rate(p: ScheduleParams, t: int) -> float:
+    """Learning rate for the ``t``-th frame (0-based) under schedule ``p``."""
+    if p.freeze_after is not None and t >= p.freeze_after:
+        return 0.0
+    if t < p.warmup_frames:
+        return p.warmup_rate
+    return p.learning_rate
+
+
+def split_labels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split an OpenCV subtractor output into ``(fg, shadow)`` bool masks.
+
+    Foreground is 255 only; any other non-zero value (127 by default) is shadow.
+    """
+    fg = raw == 255
+    shadow = (raw != 0) & ~fg
+    return fg, shadow
+
+
+class BackgroundSubtractor(Stage):
+    """Base of the stages that wrap an OpenCV ``BackgroundSubtractor``."""
+
+    requires = ("image",)
+    provides = ("fg", "shadow")
+    Params = ScheduleParams
+
+    def make(self):  # pragma: no cover - abstract
+        """Return a fresh OpenCV subtractor built from ``self.params``."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        self.model = self.make()
+        self.t = 0
+
+    def process(self, sample: Sample) -> Sample:
+        raw = self.model.apply(sample.image, learningRate=learning_rate(self.params, self.t))
+        self.t += 1
+        fg, shadow = split_labels(raw)
+        sample["fg"] = fg
+        sample["shadow"] = shadow
+        return sample
+
+    def background(self) -> np.ndarray | None:
+        """The current background image, where the algorithm provides one."""
+        try:
+            return self.model.getBackgroundImage()
+        except Exception:  # some bgsegm models have none  # noqa: BLE001
+            return None

@@ -121,7 +121,7 @@ def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_fra
 # -- eval ------------------------------------------------------------------------
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.4f}"
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
     return str(v)
 
 
@@ -144,13 +144,24 @@ def eval_(metric, pred, gt, as_json):
     """Score masks by the exact CDnet 2014 or DAVIS rules."""
     if metric == "cdnet":
         from classicseg.metrics.cdnet import evaluate_dataset
+
+        result = evaluate_dataset(pred, gt)
+        for v in result.videos:
+            for w in v.warnings:
+                log.warning("%s: %s", v.name, w)
+        rows = result.table()
+        shown = ["level", "name", "frames", "recall", "specificity", "fpr", "fnr", "pwc", "precision", "f_measure"]
     else:
         from classicseg.metrics.davis import evaluate_dataset
-    result = evaluate_dataset(pred, gt)
+
+        result = evaluate_dataset(pred, gt)
+        rows = result.table()
+        shown = list(rows[0])
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps({"metric": metric, "pred": str(pred), "gt": str(gt), "rows": rows}, indent=2,
+                              default=float))
     else:
-        _print_table(result.table())
+        _print_table([{k: r.get(k, "") for k in shown} for r in rows])
 
 
 # -- demo --------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -16,24 +15,10 @@ import numpy as np
 
 from classicseg.errors import SinkError
 from classicseg.io.images import atomic_write_bytes, encode_png, ensure_writable_dir
+from classicseg.metrics.davis import davis_palette
 from classicseg.types import Sample
 
 log = logging.getLogger("classicseg")
-
-
-@lru_cache(maxsize=1)
-def davis_palette() -> np.ndarray:
-    """The DAVIS/PASCAL VOC colour map: 256 RGB entries, bit-interleaved from the index."""
-    pal = np.zeros((256, 3), np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
 
 
 def encode_indexed_png(ids: np.ndarray) -> bytes:

@@ -40,6 +40,7 @@ def test_split_labels_keeps_shadow_out_of_foreground():
     assert fg.tolist() == [[False, False, True], [True, False, False]]
     assert shadow.tolist() == [[False, True, False], [False, True, False]]
     assert not (fg & shadow).any()
+    assert not split_labels(raw, None)[1].any()
 
 
 def test_mog2_parameters_reach_opencv():

@@ -42,13 +42,14 @@ def learning_rate(p: ScheduleParams, t: int) -> float:
     return p.learning_rate
 
 
-def split_labels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def split_labels(raw: np.ndarray, shadow_value: int | None = 127) -> tuple[np.ndarray, np.ndarray]:
     """Split an OpenCV subtractor output into ``(fg, shadow)`` bool masks.
 
-    Foreground is 255 only; any other non-zero value (127 by default) is shadow.
+    Foreground is 255 only; ``shadow_value`` marks shadow (``None``: the algorithm
+    marks no shadows and the shadow mask is empty).
     """
     fg = raw == 255
-    shadow = (raw != 0) & ~fg
+    shadow = np.zeros(raw.shape, bool) if shadow_value is None else raw == shadow_value
     return fg, shadow
 
 
@@ -63,6 +64,12 @@ class BackgroundSubtractor(Stage):
         """Return a fresh OpenCV subtractor built from ``self.params``."""
         raise NotImplementedError
 
+    @property
+    def shadow_value(self) -> int | None:
+        """The label this subtractor gives shadow pixels, or None when it marks none."""
+        p = self.params
+        return p.shadow_value if getattr(p, "detect_shadows", False) else None
+
     def reset(self) -> None:
         self.model = self.make()
         self.t = 0
@@ -70,7 +77,7 @@ class BackgroundSubtractor(Stage):
     def process(self, sample: Sample) -> Sample:
         raw = self.model.apply(sample.image, learningRate=learning_rate(self.params, self.t))
         self.t += 1
-        fg, shadow = split_labels(raw)
+        fg, shadow = split_labels(raw, self.shadow_value)
         sample["fg"] = fg
         sample["shadow"] = shadow
         return sample

@@ -133,3 +133,20 @@ def test_version_and_help(capsys):
     assert "classicseg" in capsys.readouterr().out
     assert main(["--help"]) == 0
     assert "demo" in capsys.readouterr().out
+
+
+def test_demo_writes_everything_it_names(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "--frames", "80", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "surveillance" in text and "MOG2 (OpenCV defaults)" in text
+    for name in ("scores.csv", "per_frame.csv", "scores.png", "overlay.mp4"):
+        assert (out / name).stat().st_size > 0, name
+    assert len(list((out / "masks").glob("bin*.png"))) == 80
+    assert (out / "scene" / "temporalROI.txt").read_text().split() == ["41", "80"]
+    rows = (out / "scores.csv").read_text().splitlines()
+    assert rows[0].startswith("method,F,precision") and len(rows) == 3
+    # the demo scene is a CDnet sequence: scoring it again gives the same F
+    assert main(["eval", "-m", "cdnet", "--pred", str(out / "masks"), "--gt", str(out / "scene"), "--json"]) == 0
+    f_again = json.loads(capsys.readouterr().out)["rows"][0]["f_measure"]
+    assert f"{f_again:.6f}"[:6] == rows[1].split(",")[1][:6]

@@ -1,0 +1,38 @@
+"""Real-data suite: runs when ../shared/data exists (``pytest -m realdata``)."""
+import pytest
+
+from classicseg.cli import main
+from classicseg.metrics.cdnet import evaluate_sequence
+
+pytestmark = pytest.mark.realdata
+
+
+def test_surveillance_preset_on_cdnet_highway(shared_data, tmp_path, capsys):
+    seq = shared_data / "cdnet2014" / "baseline" / "highway"
+    out = tmp_path / "highway"
+    assert main(["run", "--preset", "surveillance", "-i", str(seq), "-o", str(out), "--threads", "1",
+                 "--no-progress"]) == 0
+    res = evaluate_sequence(out, seq)
+    print(f"surveillance on highway: {res.metrics}")
+    assert res.n_frames == 1231  # temporal ROI 470..1700
+    assert res.metrics["f_measure"] >= 0.90, res.metrics
+
+
+def test_cli_eval_on_davis_ground_truth(shared_data, tmp_path, capsys):
+    ann = shared_data / "davis2016" / "Annotations" / "480p"
+    assert main(["eval", "-m", "davis", "--pred", str(ann), "--gt", str(ann), "--json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {r["sequence"] for r in rows} == {"blackswan", "car-shadow", "dog", "motocross-jump", "global"}
+    assert all(r["JF"] == pytest.approx(1.0) for r in rows)
+
+
+def test_run_writes_davis_masks_that_the_evaluator_reads(shared_data, tmp_path, capsys):
+    frames = shared_data / "davis2016" / "JPEGImages" / "480p" / "blackswan"
+    ann = shared_data / "davis2016" / "Annotations" / "480p" / "blackswan"
+    out = tmp_path / "blackswan"
+    assert main(["run", "--preset", "surveillance", "-i", str(frames), "-o", str(out), "--no-progress"]) == 0
+    assert sorted(p.name for p in out.glob("*.png"))[:2] == ["00000.png", "00001.png"]
+    assert main(["eval", "-m", "davis", "--pred", str(out), "--gt", str(ann)]) == 0
+    assert "blackswan" in capsys.readouterr().out

@@ -235,8 +235,13 @@ class CDnetAccumulator:
         return metrics_from_counts(self._sum)
 
     def per_frame_f(self) -> list[float]:
-        """F-measure of each frame on its own (for plots; not the video score)."""
-        return [metrics_from_counts(c)["f_measure"] for c in self.frame_counts]
+        """F-measure of each frame on its own (for plots; not the video score).
+
+        A frame with no foreground in either the ground truth or the prediction has
+        nothing to score and gives NaN (a gap in a plot), not 0.
+        """
+        return [float("nan") if c[0] + c[1] + c[2] == 0 else metrics_from_counts(c)["f_measure"]
+                for c in self.frame_counts]
 
 
 # --------------------------------------------------------------------------- GT on disk

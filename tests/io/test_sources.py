@@ -123,3 +123,27 @@ def test_prefetch_propagates_errors_and_order():
 def test_camera_that_does_not_exist():
     with pytest.raises(SourceError, match="cannot open camera 97"):
         open_source("97")
+
+
+def test_http_stream_source(tmp_path):
+    """A video served over HTTP by a local server is read as a stream."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    _write_video(tmp_path / "clip.avi", 15)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a, **k: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/clip.avi"
+        src = open_source(url, open_timeout_ms=5000, read_timeout_ms=5000)
+        assert src.kind == "stream" and src.name == "clip.avi"
+        samples = list(src)
+        assert len(samples) == 15 and samples[0].name == "000001"
+        with pytest.raises(SourceError, match="cannot open stream"):
+            open_source(f"http://127.0.0.1:{server.server_address[1]}/missing.avi", open_timeout_ms=2000)
+    finally:
+        server.shutdown()

@@ -327,3 +327,14 @@ def test_error_messages_are_one_line(tmp_path):
     with pytest.raises(EvalError) as exc:
         evaluate_sequence(write_preds(tmp_path / "p", [1]), seq)
     assert "\n" not in str(exc.value)
+
+
+def test_per_frame_f_is_nan_when_nothing_to_score():
+    import math
+
+    acc = CDnetAccumulator()
+    empty = np.zeros((2, 2), np.uint8)
+    acc.update(empty, empty)  # nothing in GT, nothing predicted
+    acc.update(np.full((2, 2), 255, np.uint8), empty)  # only false positives
+    f = acc.per_frame_f()
+    assert math.isnan(f[0]) and f[1] == 0.0

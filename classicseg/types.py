@@ -15,7 +15,7 @@ import numpy as np
 #: first frame is decoded.
 SLOTS: dict[str, str] = {
     "image": "BGR uint8 (H, W, 3) frame, as decoded",
-    "gray": "uint8 (H, W) luminance",
+    "gray": "uint8 (H, W) luminance (a cache: read it with stages.bgsub.base.gray_of)",
     "fg": "bool (H, W) foreground mask",
     "shadow": "bool (H, W) shadow mask (never part of fg)",
     "roi": "bool (H, W) region of interest",

@@ -122,3 +122,16 @@ def test_framediff_gap_and_blur_validation():
     assert out[2]["fg"].all() and out[3]["fg"].all()  # t vs t-2
     with pytest.raises(ConfigError, match="blur: must be 0 or odd, got 4"):
         validate({"pipeline": [{"stage": "bgsub.framediff", "blur": 4}]})
+
+
+def test_gray_input_models_luminance_and_caches_it(moving_square):
+    frames, gts = moving_square(n=30)
+    stage = MOG2(input="gray")
+    bare = cv2.createBackgroundSubtractorMOG2()
+    for i, f in enumerate(frames):
+        s = stage.process(Sample(i, str(i), f))
+        raw = bare.apply(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))
+        assert np.array_equal(s["fg"], raw == 255)
+    assert s["gray"].shape == f.shape[:2]
+    with pytest.raises(ConfigError, match="input: input should be 'bgr' or 'gray'"):
+        validate({"pipeline": [{"stage": "bgsub.knn", "input": "hsv"}]})

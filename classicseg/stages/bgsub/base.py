@@ -6,6 +6,9 @@
 """
 from __future__ import annotations
 
+from typing import Literal
+
+import cv2
 import numpy as np
 from pydantic import Field, model_validator
 
@@ -13,7 +16,19 @@ from classicseg.stage import Params, Stage
 from classicseg.types import Sample
 
 
+def gray_of(sample: Sample) -> np.ndarray:
+    """The sample's luminance (``gray`` slot), converted once and cached on the sample."""
+    gray = sample.data.get("gray")
+    if gray is None:
+        gray = cv2.cvtColor(sample.image, cv2.COLOR_BGR2GRAY)
+        sample["gray"] = gray
+    return gray
+
+
 class ScheduleParams(Params):
+    input: Literal["bgr", "gray"] = Field(
+        "bgr", description="model the colour frame, or its luminance (faster; shadows by brightness only)"
+    )
     learning_rate: float = Field(
         -1.0, ge=-1.0, le=1.0,
         description="rate after warm-up: -1 lets the algorithm choose (1/history), 0 freezes the model",
@@ -75,7 +90,8 @@ class BackgroundSubtractor(Stage):
         self.t = 0
 
     def process(self, sample: Sample) -> Sample:
-        raw = self.model.apply(sample.image, learningRate=learning_rate(self.params, self.t))
+        img = sample.image if self.params.input == "bgr" else gray_of(sample)
+        raw = self.model.apply(img, learningRate=learning_rate(self.params, self.t))
         self.t += 1
         fg, shadow = split_labels(raw, self.shadow_value)
         sample["fg"] = fg

@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from classicseg.registry import register
+from classicseg.stages.bgsub.base import gray_of
 from classicseg.stage import Params, Stage
 from classicseg.types import Sample
 
@@ -49,17 +50,14 @@ class FrameDiff(Stage):
 
     name = "bgsub.framediff"
     Params = FrameDiffParams
-    provides = ("fg", "gray")
+    provides = ("fg",)
     cite = "R. Jain, H.-H. Nagel, On the analysis of accumulative difference pictures, TPAMI 1979"
 
     def reset(self) -> None:
         self.history: deque[np.ndarray] = deque(maxlen=self.params.gap)
 
     def process(self, sample: Sample) -> Sample:
-        gray = sample.data.get("gray")
-        if gray is None:
-            gray = cv2.cvtColor(sample.image, cv2.COLOR_BGR2GRAY)
-            sample["gray"] = gray
+        gray = gray_of(sample)
         smooth = cv2.GaussianBlur(gray, (self.params.blur,) * 2, 0) if self.params.blur else gray
         if len(self.history) < self.params.gap:
             fg = np.zeros(gray.shape, bool)  # nothing to compare with yet

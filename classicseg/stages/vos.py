@@ -1,0 +1,351 @@
+"""Semi-supervised video object segmentation by mask propagation (``vos.propagate``).
+
+Given the object's mask on the first frame, each later frame gets a foreground
+probability (``prob``) that fuses two cues, as in ObjectFlow (Tsai et al. 2016) and
+its predecessors:
+
+* **motion**: the previous frame's final mask carried to the current frame along the
+  backward optical flow (``flow`` slot, see :mod:`classicseg.stages.flow`), blurred in
+  proportion to the local motion so that its edge is uncertain where the flow is; pixels
+  in the ``occlusion`` slot get no motion evidence;
+* **appearance**: colour histograms of the object and of the background around it
+  (:class:`ColorModel`), built on the first frame and updated from confidently labelled
+  pixels of later frames; this re-finds parts that the flow lost (fast motion,
+  occlusion).
+
+The two are combined as a sum of weighted log-odds (a product of experts). A refinement
+stage (``refine.graphcut``) then turns ``prob`` into the final ``fg``; the stage reads
+that final mask back from the previous sample, so the chain
+``flow.* -> vos.propagate -> refine.*`` runs in a plain, causal pipeline.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from classicseg.errors import ClassicsegError
+from classicseg.registry import register
+from classicseg.stage import Params, Stage
+from classicseg.stages.flow import warp
+from classicseg.types import Sample
+
+__all__ = ["ColorModel", "motion_prior", "fuse", "propagate", "read_init_mask", "Propagate"]
+
+_EPS = 1e-3
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+class ColorModel:
+    """Object and background colour histograms; posterior P(object | colour).
+
+    Colours are quantised to ``bins`` levels per channel (``bins³`` cells). Both
+    histograms are normalised; each cell gets a prior count of ``prior`` (in units of a
+    uniform histogram's cell mass) so that unseen colours are 0.5.
+
+    References
+    ----------
+    M. J. Swain, D. H. Ballard, "Color Indexing", IJCV 7(1), 1991 (histograms);
+    Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016
+    (appearance term updated over time).
+    """
+
+    def __init__(self, bins: int = 16, prior: float = 1.0, smooth: float = 0.0) -> None:
+        if bins < 2 or bins > 64:
+            raise ValueError(f"bins must be in 2..64, got {bins}")
+        self.bins = bins
+        self.prior = prior
+        self.smooth = smooth
+        self.shift = 8 - int(np.log2(bins)) if (bins & (bins - 1)) == 0 else None
+        self.fg: np.ndarray | None = None
+        self.bg: np.ndarray | None = None
+        self._lut: np.ndarray | None = None
+
+    def index(self, image: np.ndarray) -> np.ndarray:
+        """Histogram cell of every pixel, int32 of the image's leading shape."""
+        img = np.asarray(image)
+        if img.dtype != np.uint8 or img.shape[-1] != 3:
+            raise ValueError(f"image must be uint8 (..., 3), got {img.dtype} {img.shape}")
+        b = self.bins
+        if self.shift is not None:
+            q = (img >> self.shift).astype(np.int32)
+        else:
+            q = (img.astype(np.int32) * b) >> 8
+        return (q[..., 0] * b + q[..., 1]) * b + q[..., 2]
+
+    def _hist(self, idx: np.ndarray) -> np.ndarray:
+        h = np.bincount(idx.ravel(), minlength=self.bins ** 3).astype(np.float64)
+        if self.smooth > 0:
+            h = cv2.GaussianBlur(h.reshape(self.bins, self.bins * self.bins), (0, 0), self.smooth).ravel()
+        s = h.sum()
+        return h / s if s > 0 else h
+
+    def update(self, image: np.ndarray, fg: np.ndarray, bg: np.ndarray, rate: float = 1.0) -> None:
+        """Blend the histograms of the pixels ``fg`` and ``bg`` of ``image`` into the model
+        (``rate = 1`` replaces it; an empty set leaves its histogram as it is)."""
+        idx = self.index(image)
+        for name, sel in (("fg", fg), ("bg", bg)):
+            if not sel.any():
+                continue
+            h = self._hist(idx[sel])
+            old = getattr(self, name)
+            setattr(self, name, h if old is None or rate >= 1 else (1 - rate) * old + rate * h)
+        self._lut = None
+
+    @property
+    def ready(self) -> bool:
+        return self.fg is not None and self.bg is not None
+
+    def lut(self) -> np.ndarray:
+        """float32 table cell -> P(object | colour)."""
+        if self._lut is None:
+            if not self.ready:
+                raise ValueError("colour model has not seen both object and background pixels")
+            u = self.prior / self.bins ** 3
+            f, b = self.fg + u, self.bg + u
+            self._lut = (f / (f + b)).astype(np.float32)
+        return self._lut
+
+    def posterior(self, image: np.ndarray) -> np.ndarray:
+        """float32 P(object | colour) of every pixel of ``image``."""
+        return self.lut()[self.index(image)]
+
+
+def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray | None = None,
+                 sigma: float = 2.0, motion_sigma: float = 0.1) -> np.ndarray:
+    """The previous mask carried along the backward flow, softened where the motion is uncertain.
+
+    Parameters
+    ----------
+    prev_mask : ndarray
+        bool or float ``(H, W)`` mask (or probability) on frame ``t - 1``.
+    flow : ndarray
+        float32 ``(H, W, 2)`` backward flow of frame ``t`` (``t -> t - 1``).
+    occlusion : ndarray of bool, optional
+        Pixels of frame ``t`` not visible in ``t - 1``: set to 0.5 (no evidence).
+    sigma : float
+        Base blur of the warped mask (px).
+    motion_sigma : float
+        Extra blur per pixel of the object's mean motion.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)`` in [0, 1].
+
+    References
+    ----------
+    Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016.
+    """
+    m = np.asarray(prev_mask)
+    if m.shape != flow.shape[:2]:
+        raise ValueError(f"mask is {m.shape[1]}x{m.shape[0]} but flow is {flow.shape[1]}x{flow.shape[0]}")
+    w = warp(m.astype(np.float32), flow)
+    sel = w > 0.5
+    if sel.any() and motion_sigma > 0:
+        speed = float(np.median(np.hypot(flow[sel][:, 0], flow[sel][:, 1])))
+    else:
+        speed = 0.0
+    s = sigma + motion_sigma * speed
+    if s > 0.3:
+        w = cv2.GaussianBlur(w, (0, 0), s)
+    if occlusion is not None:
+        w = np.where(occlusion, np.float32(0.5), w)
+    return w
+
+
+def fuse(p_motion: np.ndarray, p_colour: np.ndarray, w_motion: float = 1.0, w_colour: float = 1.0) -> np.ndarray:
+    """Combine two probabilities by a weighted sum of log-odds: σ(a·logit(p_m) + b·logit(p_c))."""
+    z = w_motion * _logit(p_motion) + w_colour * _logit(p_colour)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusion=None, sigma: float = 2.0,
+              motion_sigma: float = 0.1, w_motion: float = 1.0, w_colour: float = 1.0) -> np.ndarray:
+    """Foreground probability of frame ``t`` from the previous mask, the flow and a colour model.
+
+    Parameters
+    ----------
+    image : ndarray
+        uint8 ``(H, W, 3)`` frame ``t`` (the colour space the model was built in).
+    prev_mask : ndarray
+        bool ``(H, W)`` final mask of frame ``t - 1``.
+    flow : ndarray
+        float32 ``(H, W, 2)`` backward flow ``t -> t - 1``.
+    colour : ColorModel, optional
+        Appearance model; ``None`` (or not ready) uses motion only.
+    occlusion : ndarray of bool, optional
+        See :func:`motion_prior`.
+    sigma, motion_sigma : float
+        See :func:`motion_prior`.
+    w_motion, w_colour : float
+        Weights of the two log-odds in :func:`fuse`.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)`` foreground probability in [0, 1].
+
+    References
+    ----------
+    Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016.
+    """
+    pm = motion_prior(prev_mask, flow, occlusion, sigma, motion_sigma)
+    if colour is None or not colour.ready or w_colour == 0:
+        return pm
+    return fuse(pm, colour.posterior(image), w_motion, w_colour)
+
+
+def read_init_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The first-frame annotation as object ids ``uint8 (H, W)`` (0 = background).
+
+    Reads DAVIS indexed PNGs (palette indices are the ids; 255 = void -> 0), 0/255
+    masks (one object) and id images. Raises :class:`ClassicsegError` when the file
+    cannot be read, holds no object, or (given ``shape``) has another size.
+    """
+    from classicseg.metrics.davis import VOID, read_indexed_mask
+
+    path = Path(path)
+    if not path.is_file():
+        raise ClassicsegError(f"init mask not found: {path}")
+    ids = read_indexed_mask(path).copy()
+    ids[ids == VOID] = 0
+    check_init_mask(ids, shape, str(path))
+    return ids
+
+
+def check_init_mask(ids: np.ndarray, shape: tuple[int, int] | None, what: str = "init mask") -> None:
+    """Raise :class:`ClassicsegError` for an empty mask or one of the wrong size."""
+    if ids.ndim != 2:
+        raise ClassicsegError(f"{what}: expected a 2-D mask, got shape {ids.shape}")
+    if shape is not None and ids.shape != tuple(shape):
+        raise ClassicsegError(f"{what} is {ids.shape[1]}x{ids.shape[0]} but the frames are {shape[1]}x{shape[0]}")
+    if not ids.any():
+        raise ClassicsegError(f"{what} contains no object (all pixels are background)")
+
+
+# --------------------------------------------------------------------------- stage
+class PropagateParams(Params):
+    init_mask: str | None = Field(None, description="first-frame mask PNG (DAVIS: Annotations/480p/<seq>/00000.png)")
+    sigma: float = Field(2.0, ge=0, le=50, description="base blur of the warped mask (px)")
+    motion_sigma: float = Field(0.1, ge=0, le=5, description="extra blur per pixel of object motion")
+    w_motion: float = Field(1.0, ge=0, le=10, description="weight of the motion log-odds")
+    w_colour: float = Field(1.0, ge=0, le=10, description="weight of the colour log-odds (0: motion only)")
+    bins: int = Field(16, ge=2, le=64, description="colour histogram levels per channel")
+    colour_space: str = Field("lab", pattern="^(bgr|lab|hsv)$", description="colour space of the histograms: bgr, lab, hsv")
+    band: int = Field(40, ge=1, le=400, description="background model: pixels within this distance of the object (px)")
+    confident: int = Field(5, ge=0, le=100, description="update only pixels this far (px) inside/outside the mask")
+    rate: float = Field(0.1, ge=0, le=1, description="colour model update rate per frame (0: first frame only)")
+
+
+def _colour(image: np.ndarray, space: str) -> np.ndarray:
+    if space == "lab":
+        return cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    if space == "hsv":
+        return cv2.cvtColor(image, cv2.COLOR_BGR2HSV_FULL)
+    return image
+
+
+def _disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def model_regions(mask: np.ndarray, band: int, confident: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels to learn object and background colours from: the mask eroded by ``confident``
+    px, and the ring between ``confident`` and ``band`` px outside it."""
+    u8 = mask.view(np.uint8)
+    fg = cv2.erode(u8, _disk(confident)).view(bool) if confident > 0 else mask
+    if not fg.any():
+        fg = mask
+    near = cv2.dilate(u8, _disk(band)).view(bool)
+    inner = cv2.dilate(u8, _disk(confident)).view(bool) if confident > 0 else mask
+    return fg, near & ~inner
+
+
+@register
+class Propagate(Stage):
+    """Object probability from the previous mask warped by the flow, fused with colour models."""
+
+    name = "vos.propagate"
+    Params = PropagateParams
+    requires = ("image", "flow")
+    provides = ("prob", "ids")
+    cite = "Y.-H. Tsai, M.-H. Yang, M. J. Black, Video Segmentation via Object Flow, CVPR 2016"
+
+    def reset(self) -> None:
+        self.init: np.ndarray | None = None
+        if self.params.init_mask is not None:
+            self.init = read_init_mask(self.params.init_mask)
+        self.prev: Sample | None = None
+        self.colour = ColorModel(self.params.bins)
+
+    def set_init_mask(self, ids: np.ndarray) -> None:
+        """Give the first-frame object ids directly (instead of ``init_mask``)."""
+        ids = np.asarray(ids)
+        if ids.dtype == bool:
+            ids = ids.view(np.uint8)
+        check_init_mask(ids, None)
+        self.init = ids.astype(np.uint8)
+
+    def _learn(self, image: np.ndarray, mask: np.ndarray, rate: float) -> None:
+        fg, bg = model_regions(mask, self.params.band, self.params.confident)
+        self.colour.update(_colour(image, self.params.colour_space), fg, bg, rate)
+
+    def process(self, sample: Sample) -> Sample:
+        p = self.params
+        if self.prev is None:
+            if self.init is None:
+                raise ClassicsegError(f"{self.name}: no first-frame mask (set init_mask, or --init-mask)")
+            check_init_mask(self.init, sample.shape, "init mask")
+            mask = self.init > 0
+            self._learn(sample.image, mask, 1.0)
+            sample["prob"] = mask.astype(np.float32)
+            sample["ids"] = self.init
+            sample["fg"] = mask
+            self.prev = sample
+            return sample
+        prev = self.prev.data.get("fg")
+        if prev is None:  # no refinement stage after this one: our own threshold
+            prev = self.prev["prob"] > 0.5
+        elif p.rate > 0 and prev.any():
+            self._learn(self.prev.image, prev, p.rate)
+        img = _colour(sample.image, p.colour_space)
+        prob = propagate(img, prev, sample["flow"], self.colour, sample.data.get("occlusion"), p.sigma,
+                         p.motion_sigma, p.w_motion, p.w_colour)
+        sample["prob"] = prob
+        sample["ids"] = warp_ids(self.prev.data.get("ids"), sample["flow"])
+        self.prev = sample
+        return sample
+
+
+def warp_ids(ids: np.ndarray | None, flow: np.ndarray) -> np.ndarray | None:
+    """Object ids of frame ``t - 1`` carried to frame ``t`` (nearest neighbour)."""
+    if ids is None:
+        return None
+    return warp(ids, flow, cv2.INTER_NEAREST)
+
+
+def assign_ids(fg: np.ndarray, ids: np.ndarray | None) -> np.ndarray:
+    """Object ids of the final mask: each ``fg`` pixel takes the id of the nearest pixel
+    that ``ids`` labels (ids from the propagated previous frame); background is 0."""
+    if ids is None or not ids.any():
+        return fg.view(np.uint8).copy()
+    labelled = ids > 0
+    if int(ids.max()) == int(ids[labelled].min()):  # one object
+        return np.where(fg, ids.max(), 0).astype(np.uint8)
+    out = np.where(fg, ids, 0).astype(np.uint8)
+    todo = fg & ~labelled
+    if todo.any():
+        _, lab = cv2.distanceTransformWithLabels((~labelled).view(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+        ys, xs = np.nonzero(labelled)
+        seed_ids = np.zeros(lab.max() + 1, np.uint8)
+        seed_ids[lab[ys, xs]] = ids[ys, xs]
+        out[todo] = seed_ids[lab[todo]]
+    return out

@@ -256,6 +256,15 @@ def bench(input_, frames, repeats, json_out):
         write_json(json_out, rows)
 
 
+def _add_optional_commands() -> None:
+    from classicseg.batch import batch_command
+
+    cli.add_command(batch_command)
+
+
+_add_optional_commands()
+
+
 # -- error boundary ----------------------------------------------------------------
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -74,6 +74,11 @@ class Pipeline:
         return sum(s.latency for s in self.stages)
 
     def reset(self) -> None:
+        """Forget all state; also reseed OpenCV's random generator (KNN, GSOC and LSBP
+        draw from it) so that two runs on the same frames give the same masks."""
+        import cv2
+
+        cv2.setRNGSeed(0)
         for s in self.stages:
             s.reset()
         self.timings = [0.0] * len(self.stages)

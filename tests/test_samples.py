@@ -1,0 +1,15 @@
+"""The runnable examples under samples/ keep working."""
+import runpy
+import sys
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+def test_custom_pipeline_sample(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["custom_pipeline.py", str(tmp_path)])
+    runpy.run_path(str(SAMPLES / "custom_pipeline.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    f = float(out.split("F=")[1].split()[0])
+    assert 0.5 < f <= 1.0
+    assert (tmp_path / "last_frame.png").stat().st_size > 0

@@ -10,7 +10,7 @@ import numpy as np
 
 from classicseg.errors import SinkError, SourceError
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".webp")
 
 
 def read_image(path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:

@@ -26,12 +26,12 @@ from classicseg.types import Sample
 
 log = logging.getLogger("classicseg")
 
-_TRAILING_INT = re.compile(r"(\d+)(?!.*\d)")
+_TRAILING_INT = re.compile(r"(\d+)$")
 _STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 
 def trailing_number(stem: str) -> int | None:
-    """The last run of digits in a file stem (``in000123`` -> 123, ``frame_7`` -> 7)."""
+    """The digits that end a file stem (``in000123`` -> 123, ``frame_7`` -> 7), or None."""
     m = _TRAILING_INT.search(stem)
     return int(m.group(1)) if m else None
 

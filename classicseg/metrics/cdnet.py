@@ -22,7 +22,6 @@ Rules
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -32,6 +31,8 @@ import numpy as np
 from PIL import Image
 
 from classicseg.errors import EvalError
+from classicseg.io.images import IMAGE_EXTS
+from classicseg.io.sources import trailing_number
 
 __all__ = [
     "STATIC", "SHADOW", "OUTSIDE_ROI", "UNKNOWN", "MOTION", "METRIC_NAMES",
@@ -49,8 +50,6 @@ MOTION = 255
 #: Keys of the dicts returned by :func:`metrics_from_counts`, in the CDnet table order.
 METRIC_NAMES = ("recall", "specificity", "fpr", "fnr", "pwc", "precision", "f_measure")
 
-IMAGE_SUFFIXES = frozenset({".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"})
-_TRAILING_INT = re.compile(r"(\d+)$")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -72,12 +71,11 @@ def index_images(folder: Path, what: str) -> dict[int, Path]:
     """
     out: dict[int, Path] = {}
     for p in sorted(folder.iterdir()):
-        if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
+        if not p.is_file() or p.suffix.lower() not in IMAGE_EXTS:
             continue
-        m = _TRAILING_INT.search(p.stem)
-        if m is None:
+        n = trailing_number(p.stem)
+        if n is None:
             continue
-        n = int(m.group(1))
         if n in out:
             raise EvalError(f"{what} {out[n].name} and {p.name} in {folder} are both frame {n}")
         out[n] = p

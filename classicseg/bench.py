@@ -3,6 +3,18 @@
 The machines this runs on are shared and noisy, so absolute times mean little;
 every row is timed next to its reference on the same pre-decoded frames, in
 alternation, one OpenCV thread, and the best of ``repeats`` runs is kept.
+
+Rows come in three kinds:
+
+* ``pipeline``: one-stage pipelines against the bare OpenCV loop they wrap;
+* ``preset``: each shipped preset against the bare OpenCV subtractor of its first
+  stage (same parameters), i.e. what the rest of the chain and the engine cost;
+* ``kernel``: each numba kernel of :mod:`classicseg.kernels` against its best library
+  twin (OpenCV, scikit-image or numpy) on inputs made from the same frames; every
+  kernel is called once before timing so that numba's compile (or cache load) is not
+  counted. Without numba the kernel rows are left out.
+
+``ratio`` is reference time / our time: above 1 we are faster.
 """
 from __future__ import annotations
 
@@ -47,8 +59,125 @@ def _time_pipeline(pipe: Pipeline, frames) -> float:
     return time.perf_counter() - t0
 
 
-def run_bench(input_: str | None = None, n_frames: int = 600, repeats: int = 3, threads: int = 1) -> list[dict]:
-    """Rows of ``{what, reference, fps, reference fps, ratio}``; ratio = our fps / reference fps."""
+def _row(kind: str, name: str, n: int, what: str, ours: float, ref: str, base: float) -> dict:
+    """One result row from the best times (seconds for ``n`` frames) of ours and the reference."""
+    return {"kind": kind, "input": name, "frames": n, "what": what, "fps": round(n / ours, 1),
+            "ms": round(1e3 * ours / n, 4), "reference": ref, "reference fps": round(n / base, 1),
+            "reference ms": round(1e3 * base / n, 4), "ratio": round(base / ours, 3)}
+
+
+def _time_calls(fn, args: list) -> float:
+    t0 = time.perf_counter()
+    for a in args:
+        fn(*a)
+    return time.perf_counter() - t0
+
+
+def _versus(ours, ref, args: list, repeats: int) -> tuple[float, float]:
+    """Best times of ``ours(*a)`` and ``ref(*a)`` over ``args``, alternated, after a warm-up call."""
+    ours(*args[0])  # numba compiles (or loads its cache) here, outside the timing
+    ref(*args[0])
+    t_ours, t_ref = [], []
+    for _ in range(repeats):
+        t_ref.append(_time_calls(ref, args))
+        t_ours.append(_time_calls(ours, args))
+    return min(t_ours), min(t_ref)
+
+
+def _masks(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Foreground masks of ``frames`` as the surveillance chain makes them before hole filling."""
+    spec = validate({"pipeline": [
+        {"stage": "bgsub.knn", "input": "gray", "history": 100, "dist2_threshold": 100.0, "n_samples": 3,
+         "knn_samples": 1, "shadow_threshold": 0.9},
+        {"stage": "morph.median", "ksize": 5}, {"stage": "morph.close", "radius": 2}]})
+    samples = [Sample(i, str(i), f) for i, f in enumerate(frames)]
+    return [s["fg"] for s in Pipeline.from_spec(spec).stream(samples)]
+
+
+def kernel_rows(frames: list[np.ndarray], name: str = "", repeats: int = 3) -> list[dict]:
+    """Each numba kernel against its best library equivalent (empty without numba)."""
+    from classicseg import kernels
+
+    if not kernels.HAVE_NUMBA:
+        return []
+    from classicseg.kernels import fill, graphcut, labels, lbp, temporal
+
+    masks = _masks(frames)
+    masks = masks[len(masks) // 4:] or masks  # past the subtractor's warm-up
+    grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    few = max(1, min(len(frames) // 10, 30))  # the slow references get fewer frames
+    rows = []
+
+    def add(what, ours, ref_name, ref, args, reps=repeats):
+        t_ours, t_ref = _versus(ours, ref, args, reps)
+        rows.append(_row("kernel", name, len(args), what, t_ours, ref_name, t_ref))
+
+    m_args = [(m,) for m in masks]
+    add("fill_holes numba", fill.fill_holes_numba, "cv2.floodFill (best library)", fill.fill_holes_floodfill, m_args)
+    add("fill_holes numba", fill.fill_holes_numba, "cv2.connectedComponentsWithStats", fill.fill_holes_cv2, m_args)
+    add("fill_holes numba max_hole_area=50", lambda m: fill.fill_holes_numba(m, 50),
+        "cv2.connectedComponentsWithStats", lambda m: fill.fill_holes_cv2(m, 50), m_args)
+    add("fill_holes numba", fill.fill_holes_numba, "scipy binary_fill_holes", fill.fill_holes_scipy,
+        m_args[:few], 1)
+
+    def majority(step):
+        def go(seq):
+            count = np.zeros(seq[0].shape, np.uint8)
+            window = []
+            for m in seq:
+                window.append(m)
+                old = window.pop(0) if len(window) > 3 else None
+                step(count, m, old, temporal.votes_needed(0.5, len(window)))
+        return go
+
+    t_ours, t_ref = _versus(majority(temporal.majority_step_numba), majority(temporal.majority_step_numpy),
+                            [(masks,)], repeats)
+    rows.append(_row("kernel", name, len(masks), "majority window step numba", t_ours, "numpy (integer bound)",
+                     t_ref))
+    raws = [np.where(m, np.uint8(255), np.uint8(0)) for m in masks]
+    for r, m in zip(raws, masks):
+        r[np.roll(m, 3, axis=1) & ~m] = 127  # a shadow fringe
+    add("split_labels numba", labels.split_labels_numba, "numpy ==", labels.split_labels_numpy, [(r,) for r in raws])
+    for method in lbp.METHODS:
+        add(f"LBP P=8 R=1 {method} numba", lambda g, m=method: lbp.lbp_numba(g, m),
+            "skimage local_binary_pattern", lambda g, m=method: lbp.lbp_skimage(g, m), [(g,) for g in grays[:few]])
+    add("graphcut edge weights numba", lambda f: graphcut.pairwise_weights_numba(f, 50.0),
+        "numpy (refine._pairwise)", lambda f: graphcut.pairwise_weights_numpy(f, 50.0), [(f,) for f in frames[:few]])
+    return rows
+
+
+def preset_rows(frames: list[np.ndarray], name: str = "", repeats: int = 3) -> list[dict]:
+    """Each shipped preset whose first stage wraps an OpenCV subtractor, against that bare
+    subtractor with the same parameters (presets that need more, e.g. a first-frame mask,
+    are left out)."""
+    from classicseg.config import preset_names
+
+    rows = []
+    for preset in preset_names():
+        try:
+            pipe = Pipeline.from_spec(resolve(preset=preset))
+        except Exception:  # noqa: BLE001 - a preset this benchmark cannot build
+            continue
+        first = pipe.stages[0]
+        if not hasattr(first, "make"):
+            continue
+        ref = f"cv2 {type(first.make()).__name__} loop (same params)"
+        inp = getattr(first.params, "input", "bgr")
+        feed = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames] if inp == "gray" else frames
+        # the preset converts to grey itself; the bare loop gets grey frames for free
+        ours, base = [], []
+        _time_pipeline(pipe, frames[:5])  # warm-up (numba kernels)
+        for _ in range(repeats):
+            base.append(_time_bare(first.make, feed))
+            ours.append(_time_pipeline(pipe, frames))
+        rows.append(_row("preset", name, len(frames), f"preset {preset}", min(ours), ref, min(base)))
+    return rows
+
+
+def run_bench(input_: str | None = None, n_frames: int = 600, repeats: int = 3, threads: int = 1,
+              kernels: bool = True) -> list[dict]:
+    """Rows of ``{kind, what, ms, reference, reference ms, ratio, ...}``; ratio = reference
+    time / our time (see the module docstring)."""
     cv2.setNumThreads(threads)
     name, frames = load_frames(input_, n_frames)
     if not frames:
@@ -64,12 +193,14 @@ def run_bench(input_: str | None = None, n_frames: int = 600, repeats: int = 3, 
          "cv2 MOG2 loop", cv2.createBackgroundSubtractorMOG2),
     ]
     rows = []
+    _time_pipeline(cases[-1][1], frames[:5])  # warm-up (numba kernels)
     for what, pipe, ref, make in cases:
         ours, base = [], []
         for _ in range(repeats):  # alternate so drift hits both alike
             base.append(_time_bare(make, frames))
             ours.append(_time_pipeline(pipe, frames))
-        fps, ref_fps = len(frames) / min(ours), len(frames) / min(base)
-        rows.append({"input": name, "frames": len(frames), "what": what, "fps": round(fps, 1),
-                     "reference": ref, "reference fps": round(ref_fps, 1), "ratio": round(fps / ref_fps, 3)})
+        rows.append(_row("pipeline", name, len(frames), what, min(ours), ref, min(base)))
+    rows += preset_rows(frames, name, repeats)
+    if kernels:
+        rows += kernel_rows(frames, name, repeats)
     return rows

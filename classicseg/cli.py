@@ -75,7 +75,10 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Stop after this many frames.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on long runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_frames, max_frames, progress, as_json):
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Where stages run (default: the config's `backend`, else cpu); cuda needs OpenCV built with CUDA.")
+def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_frames, max_frames, progress, as_json,
+        backend):
     """Run a pipeline on a video, image folder, camera or stream and write masks."""
     from itertools import islice
 
@@ -86,6 +89,7 @@ def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_fra
 
     _threads(threads)
     spec = resolve(preset, config_file, sets)  # validated before any frame is read
+    pipe = Pipeline.from_spec(spec, backend)  # and the backend resolved
     opts = spec.source.model_dump()
     if max_bad_frames is not None:
         opts["max_bad_frames"] = max_bad_frames
@@ -97,7 +101,6 @@ def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_fra
         sinks.append(VideoSink(overlay, source.fps))
     if not sinks:
         log.warning("no --output or --overlay: masks are computed but not written")
-    pipe = Pipeline.from_spec(spec)
     total = min(filter(None, [source.length, max_frames]), default=None)
     bar = _progress(total, source.name, progress and not as_json)
     frames = islice(source, max_frames) if max_frames else source
@@ -243,13 +246,19 @@ def config(defaults, preset, list_, check):
 @click.option("--input", "-i", "input_", default=None, help="Frames to time on (default: a generated scene).")
 @click.option("--frames", type=click.IntRange(50), default=600, show_default=True)
 @click.option("--repeats", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--kernels/--no-kernels", default=True, show_default=True,
+              help="Also time each numba kernel against its library twin.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
-def bench(input_, frames, repeats, json_out):
-    """Time the engine against raw OpenCV on the same frames (ratios, one thread)."""
+def bench(input_, frames, repeats, kernels, json_out):
+    """Time pipelines, presets and numba kernels against raw OpenCV / scikit-image / numpy
+    on the same frames, one thread; ratio = reference time / ours (above 1: faster)."""
     from classicseg.bench import run_bench
 
-    rows = run_bench(input_, frames, repeats)
-    _print_table(rows)
+    rows = run_bench(input_, frames, repeats, kernels=kernels)
+    if rows:
+        click.echo(f"input: {rows[0]['input']} ({rows[0]['frames']} frames, 1 thread)")
+    shown = ["kind", "what", "ms", "reference", "reference ms", "ratio"]
+    _print_table([{k: r[k] for k in shown} for r in rows])
     if json_out:
         from classicseg.io.sinks import write_json
 

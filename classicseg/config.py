@@ -32,7 +32,8 @@ from classicseg import registry
 from classicseg.errors import ConfigError
 from classicseg.stage import Params, Stage
 
-TOP_KEYS = ("name", "description", "source", "pipeline")
+TOP_KEYS = ("name", "description", "backend", "source", "pipeline")
+BACKENDS = ("auto", "cpu", "cuda")  # classicseg.backends.BACKENDS (not imported here: no cv2.cuda probe)
 PRESET_DIR = "presets"
 
 
@@ -63,6 +64,7 @@ class PipelineSpec:
     source: SourceOptions = field(default_factory=SourceOptions)
     name: str = "pipeline"
     description: str = ""
+    backend: str = "cpu"
 
     def to_dict(self) -> dict:
         """The spec as a plain config mapping (round-trips through :func:`validate`)."""
@@ -76,6 +78,8 @@ class PipelineSpec:
         out: dict[str, Any] = {"name": self.name}
         if self.description:
             out["description"] = self.description
+        if self.backend != "cpu":
+            out["backend"] = self.backend
         out["source"] = self.source.model_dump()
         out["pipeline"] = pipeline
         return out
@@ -210,6 +214,12 @@ def validate(raw: dict, origin: str = "config", initial_slots=("image",)) -> Pip
         if key not in TOP_KEYS:
             errors.append(f"{origin}: unknown top-level key {key!r}{registry.nearest(key, TOP_KEYS)}")
 
+    backend = raw.get("backend", "cpu")
+    if backend not in BACKENDS:
+        errors.append(f"{origin}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}"
+                      f"{registry.nearest(str(backend), BACKENDS)}")
+        backend = "cpu"
+
     source = SourceOptions()
     src_raw = raw.get("source") or {}
     if not isinstance(src_raw, dict):
@@ -253,7 +263,8 @@ def validate(raw: dict, origin: str = "config", initial_slots=("image",)) -> Pip
             steps.append(StepSpec(sid, cls, params))
     if errors:
         raise ConfigError(errors)
-    return PipelineSpec(steps, source, str(raw.get("name") or "pipeline"), str(raw.get("description") or ""))
+    return PipelineSpec(steps, source, str(raw.get("name") or "pipeline"), str(raw.get("description") or ""),
+                        backend)
 
 
 def resolve(preset: str | None = None, config: str | None = None, sets=()) -> PipelineSpec:
@@ -301,6 +312,7 @@ def commented_config(spec: PipelineSpec) -> str:
     ]
     if spec.description:
         lines.append(f"description: {_yaml_value(spec.description)}")
+    lines.append(f"backend: {spec.backend}  # where stages run: auto, cpu or cuda (OpenCV built with CUDA)")
     lines.append("source:")
     for name, _, _, doc in describe_params(SourceOptions):
         lines.append(f"  {name}: {_yaml_value(getattr(spec.source, name))}  # {doc}")

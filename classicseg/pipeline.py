@@ -52,7 +52,9 @@ class Pipeline:
     timings.
     """
 
-    def __init__(self, stages: list[Stage], ids: list[str] | None = None, spec: PipelineSpec | None = None):
+    def __init__(self, stages: list[Stage], ids: list[str] | None = None, spec: PipelineSpec | None = None,
+                 backend=None):
+        self.backend = backend  # a classicseg.backends.Backend, or None (plain CPU stages)
         self.stages = list(stages)
         self.ids = list(ids) if ids else [s.name for s in self.stages]
         self.spec = spec
@@ -62,12 +64,17 @@ class Pipeline:
         )
 
     @classmethod
-    def from_spec(cls, spec: PipelineSpec) -> "Pipeline":
-        return cls([s.build() for s in spec.steps], [s.id for s in spec.steps], spec)
+    def from_spec(cls, spec: PipelineSpec, backend=None) -> "Pipeline":
+        """Build the stages of ``spec`` on ``backend`` (a name or a Backend; default: the
+        spec's ``backend`` key); the backend may swap stages for GPU twins."""
+        from classicseg.backends import resolve_backend
+
+        be = resolve_backend(backend if backend is not None else spec.backend)
+        return cls(be.prepare([s.build() for s in spec.steps]), [s.id for s in spec.steps], spec, be)
 
     @classmethod
-    def load(cls, preset: str | None = None, config: str | None = None, sets=()) -> "Pipeline":
-        return cls.from_spec(resolve(preset, config, sets))
+    def load(cls, preset: str | None = None, config: str | None = None, sets=(), backend=None) -> "Pipeline":
+        return cls.from_spec(resolve(preset, config, sets), backend)
 
     @property
     def latency(self) -> int:

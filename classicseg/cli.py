@@ -110,7 +110,8 @@ def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_fra
         if bar is not None:
             bar.close()
         source.close()
-    summary = {"input": str(input_), "pipeline": spec.name, **stats.to_dict(), "skipped_frames": source.skipped}
+    summary = {"input": str(input_), "pipeline": spec.name, **stats.to_dict(), "skipped_frames": source.skipped,
+               "dropped_frames": source.dropped, "reconnects": source.reconnects}
     if output:
         write_json(Path(output) / "run.json", {**summary, "config": spec.to_dict()})
     if as_json:
@@ -119,6 +120,8 @@ def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_fra
         _print_summary(source.name, stats, Path(output) if output else None, sinks[0].count if output else None)
         if source.skipped:
             click.echo(f"skipped {source.skipped} undecodable frames")
+        if source.dropped or source.reconnects:
+            click.echo(f"live: {source.dropped} frames dropped, {source.reconnects} reconnects")
 
 
 # -- eval ------------------------------------------------------------------------

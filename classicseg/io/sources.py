@@ -13,9 +13,10 @@ import logging
 import queue
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -27,6 +28,7 @@ from classicseg.types import Sample
 log = logging.getLogger("classicseg")
 
 _TRAILING_INT = re.compile(r"(\d+)$")
+_CAPTURE_ONLY = ("open_timeout_ms", "read_timeout_ms", "reconnect", "reconnect_delay_s", "give_up_after_s")
 _STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 
@@ -52,9 +54,15 @@ class Source:
     length: int | None = None
     max_bad_frames: int = 10
     prefetch: int = 8
+    #: live mode: keep only the newest frame when processing falls behind
+    live: bool = False
     warnings: list[str] = field(default_factory=list)
     #: frames skipped because they could not be decoded
     skipped: int = 0
+    #: frames discarded in live mode because processing was slower than the source
+    dropped: int = 0
+    #: times a camera or stream was reopened after a failure or a stall
+    reconnects: int = 0
 
     # -- naming -----------------------------------------------------------
     @property
@@ -110,7 +118,12 @@ class Source:
 
     def __iter__(self) -> Iterator[Sample]:
         it = self._samples()
+        if self.live:
+            return _prefetched(it, 1, on_drop=self._dropped)
         return _prefetched(it, self.prefetch) if self.prefetch > 0 else it
+
+    def _dropped(self) -> None:
+        self.dropped += 1
 
     def close(self) -> None:
         """Release the device or file (sources are also context managers)."""
@@ -122,26 +135,39 @@ class Source:
         self.close()
 
 
-def _prefetched(it: Iterator, depth: int) -> Iterator:
-    """Run ``it`` in a reader thread, ``depth`` items ahead (decoding releases the GIL)."""
+def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = None) -> Iterator:
+    """Run ``it`` in a reader thread, ``depth`` items ahead (decoding releases the GIL).
+
+    With ``on_drop`` the queue keeps only the newest items: when the consumer falls
+    behind, the oldest waiting item is discarded and ``on_drop()`` is called (live
+    work on a camera or stream, where the latest frame matters most).
+    """
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
     stop = threading.Event()
 
+    def put(item, droppable: bool) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if droppable and on_drop is not None:
+                    try:
+                        q.get_nowait()
+                        on_drop()
+                    except queue.Empty:
+                        pass
+
     def reader():
         try:
             for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                put(item, droppable=True)
                 if stop.is_set():
                     return
-            q.put(done)
+            put(done, droppable=False)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
+            put(exc, droppable=False)
 
     t = threading.Thread(target=reader, name="classicseg-reader", daemon=True)
     t.start()
@@ -194,8 +220,8 @@ def _check_sizes(files: list[Path], name: str) -> None:
 
 def open_folder(path: Path, **kw) -> ImageFolderSource:
     """Recognise the folder layout and return its source."""
-    kw.pop("open_timeout_ms", None)
-    kw.pop("read_timeout_ms", None)
+    for key in _CAPTURE_ONLY:
+        kw.pop(key, None)
     folder, kind = path, "folder"
     if (path / "input").is_dir():  # CDnet / SBI sequence folder
         folder, kind = path / "input", "cdnet"
@@ -223,6 +249,11 @@ class CaptureSource(Source):
     target: str | int = 0
     open_timeout_ms: int = 10000
     read_timeout_ms: int = 10000
+    #: cameras and streams: reopen after a failed read or a stall (videos never)
+    reconnect: bool = True
+    reconnect_delay_s: float = 1.0
+    #: give up when no frame came for this long (None: keep trying for ever)
+    give_up_after_s: float | None = None
     _cap: object = None
 
     def _open(self):
@@ -243,16 +274,41 @@ class CaptureSource(Source):
         self.length = n if self.kind == "video" and n > 0 else None
         return cap
 
+    def _reopen(self, last_frame_at: float):
+        """Reopen a camera or stream after a failure, with doubling delays (watchdog)."""
+        delay = self.reconnect_delay_s
+        while True:
+            waited = time.monotonic() - last_frame_at
+            if self.give_up_after_s is not None and waited >= self.give_up_after_s:
+                raise SourceError(f"{self.name}: no frame for {waited:.0f} s and it cannot be reopened; giving up")
+            self._warn(f"{self.name}: {self.kind} stalled or lost; reconnecting in {delay:g} s")
+            time.sleep(delay)
+            try:
+                cap = self._open()
+            except SourceError:
+                delay = min(2 * delay, 30.0)
+                continue
+            self.reconnects += 1
+            log.warning("%s: reconnected (%d so far)", self.name, self.reconnects)
+            return cap
+
     def _frames(self):
         cap = self._cap if self._cap is not None else self._open()
         self._cap = None  # a second iteration opens the target again
+        live_device = self.kind in ("camera", "stream") and self.reconnect
         try:
             number = 0
+            last_frame_at = time.monotonic()
             while True:
                 ok, frame = cap.read()
                 if ok:
                     number += 1
+                    last_frame_at = time.monotonic()
                     yield f"{number:06d}", frame
+                    continue
+                if live_device:  # the model lives on in the pipeline; only the device is reopened
+                    cap.release()
+                    cap = self._reopen(last_frame_at)
                     continue
                 # a failed read inside the known length is a corrupt frame, past it the end
                 if self.length is not None and number + 1 < self.length:
@@ -308,8 +364,6 @@ def open_source(spec, **kw) -> Source:
         return open_folder(path, **kw)
     if path.suffix.lower() in IMAGE_EXTS:
         raise SourceError(f"input is a single image, expected a video or a folder of frames: {path}")
-    kw.pop("open_timeout_ms", None)
-    kw.pop("read_timeout_ms", None)
     try:
         with open(path, "rb") as f:
             f.read(1)

@@ -73,39 +73,106 @@ def overlay(sample: Sample, alpha: float = 0.5) -> np.ndarray:
     return img
 
 
+class _Cv2Writer:
+    """MPEG-4 Part 2 through OpenCV's writer: every opencv wheel has it."""
+
+    codec = "mp4v (MPEG-4 Part 2, OpenCV)"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        self.w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.w.isOpened():
+            raise SinkError(f"cannot open an mp4v video writer for {path}")
+
+    def write(self, frame: np.ndarray) -> None:
+        self.w.write(frame)
+
+    def close(self) -> None:
+        self.w.release()
+
+
+class _PyAVWriter:
+    """H.264 (yuv420p, CRF 23) through PyAV, which most players and browsers show."""
+
+    codec = "h264 (PyAV)"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        import av
+        from fractions import Fraction
+
+        self.av = av
+        self.container = av.open(str(path), mode="w", format="mp4")
+        self.stream = self.container.add_stream("h264", rate=Fraction(fps).limit_denominator(1001))
+        self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": "23", "preset": "veryfast"}
+
+    def write(self, frame: np.ndarray) -> None:
+        h, w = self.stream.height, self.stream.width
+        vf = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="bgr24")
+        for packet in self.stream.encode(vf):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+
+def _have_pyav() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("av") is not None
+
+
 class VideoSink:
     """Overlay video written to a temporary file and renamed into place on close.
 
-    Uses OpenCV's ``mp4v`` (MPEG-4 Part 2) writer, which every opencv wheel has.
+    ``codec="auto"`` encodes H.264 through PyAV when it is installed (``pip install
+    av``, part of the ``video``/``all`` extras) and falls back, with one log line, to
+    OpenCV's MPEG-4 Part 2 writer; ``"h264"`` insists on PyAV; ``"mp4v"`` always uses
+    OpenCV.
     """
 
-    def __init__(self, path, fps: float | None = None, fourcc: str = "mp4v") -> None:
+    def __init__(self, path, fps: float | None = None, codec: str = "auto") -> None:
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
         self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.part{self.path.suffix}")
         self.fps = fps or 25.0
-        self.fourcc = fourcc
+        if codec not in ("auto", "h264", "mp4v"):
+            raise SinkError(f"unknown video codec {codec!r}: use auto, h264 or mp4v")
+        if codec == "h264" and not _have_pyav():
+            raise SinkError("H.264 output needs PyAV: pip install av (or classicseg[video])")
+        if codec == "auto":
+            codec = "h264" if _have_pyav() else "mp4v"
+            if codec == "mp4v":
+                log.info("PyAV not installed: overlay video written as MPEG-4 Part 2 (pip install av for H.264)")
+        self._cls = _PyAVWriter if codec == "h264" else _Cv2Writer
         self.writer = None
+
+    @property
+    def codec(self) -> str:
+        return self._cls.codec
 
     def write(self, sample: Sample) -> None:
         frame = overlay(sample)
         if self.writer is None:
             h, w = frame.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
-            if not self.writer.isOpened():
-                raise SinkError(f"cannot open a {self.fourcc} video writer for {self.path}")
+            self.writer = self._cls(self.tmp, self.fps, (w, h))
         self.writer.write(frame)
 
     def close(self) -> None:
         if self.writer is None:
             return
-        self.writer.release()
+        self.writer.close()
         self.writer = None
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
         if self.writer is not None:
-            self.writer.release()
+            try:
+                self.writer.close()
+            except Exception:  # noqa: BLE001 - the file is removed anyway
+                pass
             self.writer = None
         try:
             os.unlink(self.tmp)

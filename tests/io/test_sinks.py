@@ -87,3 +87,26 @@ def test_video_sink_renames_on_close_and_cleans_on_abort(tmp_path):
     sink2.write(_sample(h=48, w=64))
     sink2.abort()
     assert sorted(os.listdir(tmp_path)) == ["o.mp4"]
+
+
+@pytest.mark.parametrize("codec", ["mp4v", "h264"])
+def test_video_sink_codecs(tmp_path, codec):
+    if codec == "h264":
+        pytest.importorskip("av")
+    sink = VideoSink(tmp_path / "o.mp4", fps=25, codec=codec)
+    for _ in range(5):
+        sink.write(_sample(h=48, w=64))
+    sink.close()
+    cap = cv2.VideoCapture(str(tmp_path / "o.mp4"))
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode(errors="replace")
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    assert fourcc.lower() in (("avc1", "h264") if codec == "h264" else ("mp4v", "fmp4"))
+
+
+def test_video_sink_falls_back_without_pyav(tmp_path, monkeypatch):
+    import classicseg.io.sinks as sinks
+
+    monkeypatch.setattr(sinks, "_have_pyav", lambda: False)
+    assert "mp4v" in VideoSink(tmp_path / "a.mp4").codec
+    with pytest.raises(SinkError, match="H.264 output needs PyAV"):
+        VideoSink(tmp_path / "b.mp4", codec="h264")

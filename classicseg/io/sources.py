@@ -13,6 +13,7 @@ import logging
 import queue
 import re
 import threading
+from collections import deque
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,8 @@ class Source:
     prefetch: int = 8
     #: live mode: keep only the newest frame when processing falls behind
     live: bool = False
-    warnings: list[str] = field(default_factory=list)
+    #: the latest warnings (bounded: a source may run for days)
+    warnings: deque = field(default_factory=lambda: deque(maxlen=100))
     #: frames skipped because they could not be decoded
     skipped: int = 0
     #: frames discarded in live mode because processing was slower than the source

@@ -142,13 +142,22 @@ def _print_table(rows: list[dict]) -> None:
 
 
 @cli.command("eval")
-@click.option("--metric", "-m", type=click.Choice(["cdnet", "davis"]), required=True, help="Benchmark rules.")
-@click.option("--pred", required=True, type=click.Path(), help="Predicted masks: a sequence folder or a root.")
-@click.option("--gt", required=True, type=click.Path(), help="Ground truth: CDnet sequence/category/root, DAVIS annotations.")
+@click.option("--metric", "-m", type=click.Choice(["cdnet", "davis", "mot"]), required=True, help="Benchmark rules.")
+@click.option("--pred", required=True, type=click.Path(),
+              help="Predicted masks (a sequence folder or a root), or a MOT tracks.txt.")
+@click.option("--gt", required=True, type=click.Path(),
+              help="Ground truth: CDnet sequence/category/root, DAVIS annotations, MOT gt.txt or sequence folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_(metric, pred, gt, as_json):
-    """Score masks by the exact CDnet 2014 or DAVIS rules."""
-    if metric == "cdnet":
+    """Score masks by the exact CDnet 2014 or DAVIS rules, or tracks by MOTChallenge's."""
+    if metric == "mot":
+        from classicseg.metrics.mot import evaluate, find_gt_file
+
+        res = evaluate(find_gt_file(gt), pred).to_dict()
+        rows = [{"sequence": Path(pred).parent.name or str(pred), **res}]
+        shown = ["sequence", "mota", "idf1", "id_switches", "precision", "recall", "false_positives", "misses",
+                 "gt"]
+    elif metric == "cdnet":
         from classicseg.metrics.cdnet import evaluate_dataset
 
         result = evaluate_dataset(pred, gt)

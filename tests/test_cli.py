@@ -150,3 +150,17 @@ def test_demo_writes_everything_it_names(tmp_path, capsys):
     assert main(["eval", "-m", "cdnet", "--pred", str(out / "masks"), "--gt", str(out / "scene"), "--json"]) == 0
     f_again = json.loads(capsys.readouterr().out)["rows"][0]["f_measure"]
     assert f"{f_again:.6f}"[:6] == rows[1].split(",")[1][:6]
+
+
+def test_eval_mot(tmp_path, capsys):
+    seq = tmp_path / "TUD-Test"
+    (seq / "gt").mkdir(parents=True)
+    rows = "\n".join(f"{f},1,10,10,20,40,1,-1,-1,-1" for f in range(1, 11))
+    (seq / "gt" / "gt.txt").write_text(rows + "\n")
+    (tmp_path / "tracks.txt").write_text(rows + "\n")
+    assert main(["eval", "-m", "mot", "--pred", str(tmp_path / "tracks.txt"), "--gt", str(seq), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["mota"] == 1.0 and row["idf1"] == 1.0 and row["id_switches"] == 0
+    (tmp_path / "bad.txt").write_text("1,1,a,b\n")
+    assert main(["eval", "-m", "mot", "--pred", str(tmp_path / "bad.txt"), "--gt", str(seq)]) == 5
+    assert "bad.txt line 1: malformed MOT row" in capsys.readouterr().err

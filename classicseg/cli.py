@@ -83,7 +83,7 @@ def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_fra
     from itertools import islice
 
     from classicseg.config import resolve
-    from classicseg.io.sinks import MaskSink, VideoSink, write_json
+    from classicseg.io.sinks import MaskSink, TracksSink, VideoSink, write_json
     from classicseg.io.sources import open_source
     from classicseg.pipeline import Pipeline
 
@@ -97,6 +97,8 @@ def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_fra
     sinks = []
     if output:
         sinks.append(MaskSink(output, source))
+    if output and any("tracks" in s.stage.provides for s in spec.steps):
+        sinks.append(TracksSink(Path(output) / "tracks.txt"))
     if overlay:
         sinks.append(VideoSink(overlay, source.fps))
     if not sinks:

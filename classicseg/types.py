@@ -19,7 +19,12 @@ SLOTS: dict[str, str] = {
     "fg": "bool (H, W) foreground mask",
     "shadow": "bool (H, W) shadow mask (never part of fg)",
     "roi": "bool (H, W) region of interest",
-    "blobs": "list[Blob] connected components of fg",
+    "blobs": "list[Blob] connected components of fg, or detections",
+    "tracks": "list[(id, (x, y, w, h))] confirmed identities seen in this frame",
+    "flow": "float32 (H, W, 2) backward optical flow: pixel (x, y) of this frame came from (x+dx, y+dy) of the previous one",
+    "occlusion": "bool (H, W) pixels whose flow fails the forward-backward check (not visible in the previous frame)",
+    "prob": "float32 (H, W) foreground probability in [0, 1]",
+    "ids": "uint8 (H, W) object ids (0 = background), written by the DAVIS mask sink",
 }
 
 

@@ -180,6 +180,42 @@ class VideoSink:
             pass
 
 
+class TracksSink:
+    """Tracks in MOTChallenge format (``frame, id, left, top, width, height, 1, -1, -1, -1``,
+    1-based frames) from each sample's ``tracks`` slot.
+
+    Rows go to a temporary file as they come (a run of days keeps no rows in memory)
+    and the file is renamed to ``path`` at the end; if the run fails, what was written
+    is kept as ``<stem>.partial.txt`` rather than lost.
+    """
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        ensure_writable_dir(self.path.parent)
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+        try:
+            self.f = open(self.tmp, "w", encoding="utf-8")
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+        self.rows = 0
+
+    def write(self, sample: Sample) -> None:
+        frame = sample.index + 1
+        for tid, (x, y, w, h) in sample.data.get("tracks", ()):
+            self.f.write(f"{frame},{tid},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,-1,-1,-1\n")
+            self.rows += 1
+
+    def close(self) -> None:
+        self.f.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.f.close()
+        partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
+        os.replace(self.tmp, partial)
+        log.warning("run failed: the tracks so far are in %s", partial)
+
+
 def write_json(path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
 

@@ -70,6 +70,8 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--input", "-i", "input_", required=True, help="Video file, image folder, camera index or stream URL.")
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Folder for the masks.")
 @click.option("--overlay", type=click.Path(dir_okay=False), help="Also write an overlay video (.mp4).")
+@click.option("--events", is_flag=True, help="Write events.jsonl even when no events stage is configured.")
+@click.option("--snapshots", is_flag=True, help="Save an overlay image per event under OUTPUT/snapshots/.")
 @click.option("--threads", type=click.IntRange(0, 256), default=None, help="OpenCV threads (default: OpenCV's choice).")
 @click.option("--max-bad-frames", type=click.IntRange(1), default=None, help="Undecodable frames in a row before giving up.")
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Stop after this many frames.")
@@ -77,13 +79,13 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Where stages run (default: the config's `backend`, else cpu); cuda needs OpenCV built with CUDA.")
-def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_frames, max_frames, progress, as_json,
-        backend):
+def run(preset, config_file, sets, input_, output, overlay, events, snapshots, threads, max_bad_frames, max_frames,
+        progress, as_json, backend):
     """Run a pipeline on a video, image folder, camera or stream and write masks."""
     from itertools import islice
 
     from classicseg.config import resolve
-    from classicseg.io.sinks import MaskSink, TracksSink, VideoSink, write_json
+    from classicseg.io.sinks import EventsSink, MaskSink, TracksSink, VideoSink, write_json
     from classicseg.io.sources import open_source
     from classicseg.pipeline import Pipeline
 
@@ -99,6 +101,9 @@ def run(preset, config_file, sets, input_, output, overlay, threads, max_bad_fra
         sinks.append(MaskSink(output, source))
     if output and any("tracks" in s.stage.provides for s in spec.steps):
         sinks.append(TracksSink(Path(output) / "tracks.txt"))
+    if output and (events or any(s.stage.name.startswith("events.") or getattr(s.params, "switch_fraction", None)
+                                  for s in spec.steps)):
+        sinks.append(EventsSink(Path(output) / "events.jsonl", Path(output) / "snapshots" if snapshots else None))
     if overlay:
         sinks.append(VideoSink(overlay, source.fps))
     if not sinks:

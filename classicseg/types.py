@@ -21,6 +21,7 @@ SLOTS: dict[str, str] = {
     "roi": "bool (H, W) region of interest",
     "blobs": "list[Blob] connected components of fg, or detections",
     "tracks": "list[(id, (x, y, w, h))] confirmed identities seen in this frame",
+    "events": "list[dict] events of this frame (zone enter/leave/dwell, illumination switch)",
     "flow": "float32 (H, W, 2) backward optical flow: pixel (x, y) of this frame came from (x+dx, y+dy) of the previous one",
     "occlusion": "bool (H, W) pixels whose flow fails the forward-backward check (not visible in the previous frame)",
     "prob": "float32 (H, W) foreground probability in [0, 1]",

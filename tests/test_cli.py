@@ -164,3 +164,22 @@ def test_eval_mot(tmp_path, capsys):
     (tmp_path / "bad.txt").write_text("1,1,a,b\n")
     assert main(["eval", "-m", "mot", "--pred", str(tmp_path / "bad.txt"), "--gt", str(seq)]) == 5
     assert "bad.txt line 1: malformed MOT row" in capsys.readouterr().err
+
+
+def test_run_writes_tracks_and_events(tmp_path, capsys):
+    seq = _cdnet_seq(tmp_path / "seq", n=30)
+    cfg = tmp_path / "zones.yaml"
+    cfg.write_text(
+        "pipeline:\n"
+        "  - stage: bgsub.mog2\n"
+        "  - stage: blobs.components\n    min_area: 20\n"
+        "  - stage: track.hungarian\n    min_hits: 1\n    w_app: 0\n"
+        "  - stage: events.zones\n    zones: [{name: right, polygon: [[32, 0], [64, 0], [64, 48], [32, 48]]}]\n"
+    )
+    out = tmp_path / "out"
+    assert main(["run", "-c", str(cfg), "-i", str(seq), "-o", str(out), "--snapshots", "--no-progress"]) == 0
+    tracks = (out / "tracks.txt").read_text().splitlines()
+    assert tracks and all(len(r.split(",")) == 10 for r in tracks)
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "enter" and e["zone"] == "right" for e in events)
+    assert list((out / "snapshots").glob("*_enter.jpg"))

@@ -216,6 +216,42 @@ class TracksSink:
         log.warning("run failed: the tracks so far are in %s", partial)
 
 
+class EventsSink:
+    """Events as JSON lines, appended and flushed one whole line at a time, so a log
+    that runs for days can be followed (``tail -f``) and nothing written is lost.
+
+    With ``snapshots``, each event also saves the overlay of its frame as
+    ``<snapshots>/<frame>_<event>.jpg``.
+    """
+
+    def __init__(self, path, snapshots=None) -> None:
+        self.path = Path(path)
+        ensure_writable_dir(self.path.parent)
+        self.snapshots = ensure_writable_dir(snapshots) if snapshots else None
+        try:
+            self.f = open(self.path, "a", encoding="utf-8", buffering=1)
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+        self.count = 0
+
+    def write(self, sample: Sample) -> None:
+        events = sample.data.get("events")
+        if not events:
+            return
+        for e in events:
+            self.f.write(json.dumps(e, default=_jsonable) + "\n")
+            self.count += 1
+            if self.snapshots is not None:
+                from classicseg.io.images import write_image
+
+                write_image(self.snapshots / f"{e['frame']:06d}_{e['event']}.jpg", overlay(sample))
+
+    def close(self) -> None:
+        self.f.close()
+
+    abort = close
+
+
 def write_json(path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
 

@@ -35,6 +35,11 @@ class ScheduleParams(Params):
     )
     warmup_frames: int = Field(0, ge=0, description="frames learned at warmup_rate before learning_rate applies")
     warmup_rate: float = Field(-1.0, ge=-1.0, le=1.0, description="rate during warm-up (-1 = automatic)")
+    switch_fraction: float | None = Field(
+        None, gt=0, le=1,
+        description="a global illumination switch: when this share of the frame turns foreground at once, "
+        "re-learn the background from the frame, report an event and suppress the false alarm (null = off)",
+    )
     freeze_after: int | None = Field(
         None, ge=1, description="stop learning (rate 0) from this frame on; null = never"
     )
@@ -90,10 +95,18 @@ class BackgroundSubtractor(Stage):
         self.t = 0
 
     def process(self, sample: Sample) -> Sample:
-        img = sample.image if self.params.input == "bgr" else gray_of(sample)
-        raw = self.model.apply(img, learningRate=learning_rate(self.params, self.t))
+        p = self.params
+        img = sample.image if p.input == "bgr" else gray_of(sample)
+        raw = self.model.apply(img, learningRate=learning_rate(p, self.t))
         self.t += 1
         fg, shadow = split_labels(raw, self.shadow_value)
+        if p.switch_fraction is not None and fg.mean() >= p.switch_fraction:
+            self.model.apply(img, learningRate=1.0)  # the new lighting is the background now
+            sample.data.setdefault("events", []).append(
+                {"frame": sample.index + 1, "name": sample.name, "event": "illumination",
+                 "fg_fraction": round(float(fg.mean()), 3)})
+            fg = np.zeros_like(fg)
+            shadow = np.zeros_like(shadow)
         sample["fg"] = fg
         sample["shadow"] = shadow
         return sample

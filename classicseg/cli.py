@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from classicseg import __version__
-from classicseg.errors import ClassicsegError
+from classicseg.errors import ClassicsegError, ConfigError
 
 log = logging.getLogger("classicseg")
 
@@ -70,6 +70,8 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--input", "-i", "input_", required=True, help="Video file, image folder, camera index or stream URL.")
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Folder for the masks.")
 @click.option("--overlay", type=click.Path(dir_okay=False), help="Also write an overlay video (.mp4).")
+@click.option("--init-mask", type=click.Path(dir_okay=False),
+              help="First-frame mask for semi-supervised video object segmentation (e.g. DAVIS 00000.png).")
 @click.option("--events", is_flag=True, help="Write events.jsonl even when no events stage is configured.")
 @click.option("--snapshots", is_flag=True, help="Save an overlay image per event under OUTPUT/snapshots/.")
 @click.option("--threads", type=click.IntRange(0, 256), default=None, help="OpenCV threads (default: OpenCV's choice).")
@@ -79,8 +81,8 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Where stages run (default: the config's `backend`, else cpu); cuda needs OpenCV built with CUDA.")
-def run(preset, config_file, sets, input_, output, overlay, events, snapshots, threads, max_bad_frames, max_frames,
-        progress, as_json, backend):
+def run(preset, config_file, sets, input_, output, overlay, init_mask, events, snapshots, threads, max_bad_frames,
+        max_frames, progress, as_json, backend):
     """Run a pipeline on a video, image folder, camera or stream and write masks."""
     from itertools import islice
 
@@ -91,6 +93,12 @@ def run(preset, config_file, sets, input_, output, overlay, events, snapshots, t
 
     _threads(threads)
     spec = resolve(preset, config_file, sets)  # validated before any frame is read
+    if init_mask:
+        takers = [st.id for st in spec.steps if "init_mask" in type(st.params).model_fields]
+        if not takers:
+            raise ConfigError(f"--init-mask: no stage of pipeline {spec.name!r} takes an initial mask "
+                              f"(use --preset vos)")
+        spec = resolve(preset, config_file, [*sets, f"{takers[0]}.init_mask={init_mask}"])
     pipe = Pipeline.from_spec(spec, backend)  # and the backend resolved
     opts = spec.source.model_dump()
     if max_bad_frames is not None:

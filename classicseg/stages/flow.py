@@ -234,13 +234,15 @@ def fb_occlusion(backward, forward, threshold: float = 1.0, relative: float = 0.
     f = np.asarray(forward, np.float32)
     if b.shape != f.shape or b.ndim != 3 or b.shape[2] != 2:
         raise ValueError(f"backward and forward must both be (H, W, 2), got {b.shape} and {f.shape}")
-    fw = warp(f, b, border_value=np.nan)
+    h, w = b.shape[:2]
+    xs, ys = _grid(h, w)
+    mx, my = xs + b[:, :, 0], ys + b[:, :, 1]
+    fw = cv2.remap(f, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     s = b + fw
     err = s[:, :, 0] ** 2 + s[:, :, 1] ** 2
     mag = (b ** 2).sum(axis=2) + (fw ** 2).sum(axis=2)
-    with np.errstate(invalid="ignore"):
-        ok = err <= relative * mag + threshold ** 2
-    return ~ok  # NaN (outside) compares False -> occluded
+    outside = (mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)
+    return (err > relative * mag + threshold ** 2) | outside
 
 
 # --------------------------------------------------------------------------- stages

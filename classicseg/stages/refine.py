@@ -4,7 +4,10 @@ Both read the ``prob`` slot (float32 ``(H, W)`` foreground probability, e.g. fro
 ``vos.propagate``) and the frame, and write a bool ``fg``. They work inside the bounding
 box of the pixels whose probability is above ``roi_threshold``, grown by a margin, so that
 their cost follows the object's size rather than the frame's; everything outside that box
-is background.
+is background. A result is then cleaned: only components that touch ``prob > 0.5`` are
+kept, holes are filled, and a result that lost most of ``prob > 0.5`` is replaced by it
+(a guard against a cut that collapses). Where the sample carries object ``ids`` (from
+``vos.propagate``), they are reassigned to the final mask.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from pydantic import Field
 from classicseg.errors import ClassicsegError
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
+from classicseg.stages.morph import fill_holes
+from classicseg.stages.vos import assign_ids
 from classicseg.types import Sample
 
 __all__ = ["graphcut", "densecrf", "roi_box", "keep_connected", "GraphCut", "DenseCRF"]
@@ -211,6 +216,9 @@ class _RefineParams(Params):
     margin: float = Field(0.15, ge=0, le=2, description="box margin as a fraction of the object's size")
     min_margin: int = Field(16, ge=0, le=500, description="smallest box margin (px)")
     keep_connected: bool = Field(True, description="keep only components that overlap prob > 0.5")
+    fill_holes: bool = Field(True, description="fill holes enclosed by the foreground")
+    min_area_ratio: float = Field(
+        0.3, ge=0, le=1, description="a result smaller than this share of prob > 0.5 is distrusted: prob > 0.5 is kept")
 
 
 class _RefineStage(Stage):
@@ -226,19 +234,31 @@ class _RefineStage(Stage):
         if prob.shape != sample.shape:
             raise ClassicsegError(f"{self.name}: prob is {prob.shape[1]}x{prob.shape[0]} but the frame is "
                                   f"{sample.shape[1]}x{sample.shape[0]}")
+        if np.all((prob == 0) | (prob == 1)):  # a given mask (first frame): nothing to decide
+            sample["fg"] = prob > 0.5
+            return sample
         box = roi_box(prob > p.roi_threshold, p.margin, p.min_margin)
         if box is None:
             sample["fg"] = np.zeros(sample.shape, bool)
+            if "ids" in sample:
+                sample["ids"] = np.zeros(sample.shape, np.uint8)
             return sample
         fg = self.segment(sample.image, prob, box)
+        seed = prob > 0.5
         if p.keep_connected:
-            fg = keep_connected(fg, prob > 0.5)
+            fg = keep_connected(fg, seed)
+        if p.fill_holes:
+            fg = fill_holes(fg)
+        if np.count_nonzero(fg) < p.min_area_ratio * np.count_nonzero(seed):
+            fg = seed
         sample["fg"] = fg
+        if "ids" in sample:
+            sample["ids"] = assign_ids(fg, sample["ids"])
         return sample
 
 
 class GraphCutParams(_RefineParams):
-    gamma: float = Field(50.0, ge=0, le=1000, description="smoothness weight")
+    gamma: float = Field(25.0, ge=0, le=1000, description="smoothness weight")
     lam: float = Field(1.0, gt=0, le=100, description="data-term weight")
     connectivity: int = Field(8, description="4 or 8 neighbours")
 

@@ -21,6 +21,7 @@ that final mask back from the previous sample, so the chain
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -167,7 +168,8 @@ def fuse(p_motion: np.ndarray, p_colour: np.ndarray, w_motion: float = 1.0, w_co
 
 
 def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusion=None, sigma: float = 2.0,
-              motion_sigma: float = 0.1, w_motion: float = 1.0, w_colour: float = 1.0) -> np.ndarray:
+              motion_sigma: float = 0.1, w_motion: float = 1.0, w_colour: float = 1.0, margin: float = 0.15,
+              min_margin: int = 16) -> np.ndarray:
     """Foreground probability of frame ``t`` from the previous mask, the flow and a colour model.
 
     Parameters
@@ -186,6 +188,10 @@ def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusio
         See :func:`motion_prior`.
     w_motion, w_colour : float
         Weights of the two log-odds in :func:`fuse`.
+    margin, min_margin : float, int
+        The colour model is applied only inside the bounding box of the warped mask grown
+        by ``margin`` × its size (at least ``min_margin`` px); the probability is 0
+        outside it (the object moves by less than that between frames).
 
     Returns
     -------
@@ -197,9 +203,15 @@ def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusio
     Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016.
     """
     pm = motion_prior(prev_mask, flow, occlusion, sigma, motion_sigma)
-    if colour is None or not colour.ready or w_colour == 0:
+    if colour is None:
         return pm
-    return fuse(pm, colour.posterior(image), w_motion, w_colour)
+    return _fuse_in_box(pm, image, colour, w_motion, w_colour, margin, min_margin)
+
+
+def _box(mask: np.ndarray, margin: float, min_margin: int):
+    from classicseg.stages.refine import roi_box
+
+    return roi_box(mask, margin, min_margin)
 
 
 def read_init_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -233,15 +245,22 @@ def check_init_mask(ids: np.ndarray, shape: tuple[int, int] | None, what: str = 
 # --------------------------------------------------------------------------- stage
 class PropagateParams(Params):
     init_mask: str | None = Field(None, description="first-frame mask PNG (DAVIS: Annotations/480p/<seq>/00000.png)")
+    mode: Literal["global", "local"] = Field(
+        "global", description="global: warped mask + one colour model; local: Video SnapCut local classifiers "
+        "along the contour, then the global colour model")
     sigma: float = Field(2.0, ge=0, le=50, description="base blur of the warped mask (px)")
     motion_sigma: float = Field(0.1, ge=0, le=5, description="extra blur per pixel of object motion")
     w_motion: float = Field(1.0, ge=0, le=10, description="weight of the motion log-odds")
     w_colour: float = Field(1.0, ge=0, le=10, description="weight of the colour log-odds (0: motion only)")
-    bins: int = Field(16, ge=2, le=64, description="colour histogram levels per channel")
-    colour_space: str = Field("lab", pattern="^(bgr|lab|hsv)$", description="colour space of the histograms: bgr, lab, hsv")
-    band: int = Field(40, ge=1, le=400, description="background model: pixels within this distance of the object (px)")
-    confident: int = Field(5, ge=0, le=100, description="update only pixels this far (px) inside/outside the mask")
-    rate: float = Field(0.1, ge=0, le=1, description="colour model update rate per frame (0: first frame only)")
+    bins: int = Field(32, ge=2, le=64, description="colour histogram levels per channel")
+    colour_space: Literal["bgr", "lab", "hsv"] = Field("lab", description="colour space of the histograms")
+    band: int = Field(2000, ge=1, le=10000, description="background model: pixels within this distance of the object (px)")
+    confident: int = Field(5, ge=0, le=100, description="learn only pixels this far (px) inside/outside the mask")
+    rate: float = Field(0.0, ge=0, le=1, description="colour model update rate per frame (0: first frame only)")
+    margin: float = Field(0.15, ge=0, le=2, description="work box around the warped mask, fraction of its size")
+    min_margin: int = Field(16, ge=0, le=500, description="smallest work-box margin (px)")
+    win: int = Field(60, ge=8, le=400, description="local mode: classifier window side (px)")
+    local_bins: int = Field(8, ge=2, le=32, description="local mode: histogram levels per channel")
 
 
 def _colour(image: np.ndarray, space: str) -> np.ndarray:
@@ -252,76 +271,106 @@ def _colour(image: np.ndarray, space: str) -> np.ndarray:
     return image
 
 
-def _disk(r: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
 def model_regions(mask: np.ndarray, band: int, confident: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixels to learn object and background colours from: the mask eroded by ``confident``
-    px, and the ring between ``confident`` and ``band`` px outside it."""
+    px (the whole mask if that leaves nothing), and the ring from ``confident`` to ``band``
+    px outside it."""
     u8 = mask.view(np.uint8)
-    fg = cv2.erode(u8, _disk(confident)).view(bool) if confident > 0 else mask
+    inside = cv2.distanceTransform(u8, cv2.DIST_L2, 3)
+    fg = inside > confident
     if not fg.any():
         fg = mask
-    near = cv2.dilate(u8, _disk(band)).view(bool)
-    inner = cv2.dilate(u8, _disk(confident)).view(bool) if confident > 0 else mask
-    return fg, near & ~inner
+    outside = cv2.distanceTransform(1 - u8, cv2.DIST_L2, 3)
+    return fg, (outside > confident) & (outside <= band)
 
 
 @register
 class Propagate(Stage):
-    """Object probability from the previous mask warped by the flow, fused with colour models."""
+    """Object probability from the previous mask warped by the flow, fused with colour models.
+
+    Needs the first-frame mask (``init_mask`` or :meth:`set_init_mask`); on the first
+    frame it writes that mask as ``prob``, ``fg`` and ``ids``. On later frames it reads the
+    previous sample's final ``fg`` (written by a refinement stage after this one; without
+    one, its own ``prob > 0.5``). A lost object (empty previous mask) is searched for
+    from the last non-empty mask.
+    """
 
     name = "vos.propagate"
     Params = PropagateParams
     requires = ("image", "flow")
     provides = ("prob", "ids")
-    cite = "Y.-H. Tsai, M.-H. Yang, M. J. Black, Video Segmentation via Object Flow, CVPR 2016"
+    cite = ("Y.-H. Tsai, M.-H. Yang, M. J. Black, Video Segmentation via Object Flow, CVPR 2016; "
+            "X. Bai et al., Video SnapCut, SIGGRAPH 2009")
 
     def reset(self) -> None:
         self.init: np.ndarray | None = None
         if self.params.init_mask is not None:
             self.init = read_init_mask(self.params.init_mask)
         self.prev: Sample | None = None
+        self.last: np.ndarray | None = None
         self.colour = ColorModel(self.params.bins)
 
     def set_init_mask(self, ids: np.ndarray) -> None:
-        """Give the first-frame object ids directly (instead of ``init_mask``)."""
+        """Give the first-frame object ids (or a bool mask) directly instead of ``init_mask``."""
         ids = np.asarray(ids)
         if ids.dtype == bool:
             ids = ids.view(np.uint8)
         check_init_mask(ids, None)
         self.init = ids.astype(np.uint8)
+        self.prev = None
 
     def _learn(self, image: np.ndarray, mask: np.ndarray, rate: float) -> None:
         fg, bg = model_regions(mask, self.params.band, self.params.confident)
-        self.colour.update(_colour(image, self.params.colour_space), fg, bg, rate)
+        self.colour.update(image, fg, bg, rate)
 
     def process(self, sample: Sample) -> Sample:
         p = self.params
+        img = _colour(sample.image, p.colour_space)
         if self.prev is None:
             if self.init is None:
                 raise ClassicsegError(f"{self.name}: no first-frame mask (set init_mask, or --init-mask)")
             check_init_mask(self.init, sample.shape, "init mask")
             mask = self.init > 0
-            self._learn(sample.image, mask, 1.0)
+            self._learn(img, mask, 1.0)
             sample["prob"] = mask.astype(np.float32)
             sample["ids"] = self.init
             sample["fg"] = mask
-            self.prev = sample
+            self.prev, self.prev_img, self.last = sample, img, mask
             return sample
         prev = self.prev.data.get("fg")
         if prev is None:  # no refinement stage after this one: our own threshold
             prev = self.prev["prob"] > 0.5
-        elif p.rate > 0 and prev.any():
-            self._learn(self.prev.image, prev, p.rate)
-        img = _colour(sample.image, p.colour_space)
-        prob = propagate(img, prev, sample["flow"], self.colour, sample.data.get("occlusion"), p.sigma,
-                         p.motion_sigma, p.w_motion, p.w_colour)
+        if prev.any():
+            self.last = prev
+            if p.rate > 0:
+                self._learn(self.prev_img, prev, p.rate)
+        else:
+            prev = self.last
+        flow = sample["flow"]
+        if flow.shape[:2] != sample.shape:
+            raise ClassicsegError(f"{self.name}: flow is {flow.shape[1]}x{flow.shape[0]} but the frame is "
+                                  f"{sample.shape[1]}x{sample.shape[0]}")
+        occ = sample.data.get("occlusion")
+        if p.mode == "local":
+            pl, _ = local_classifiers(self.prev_img, prev, img, flow, p.win, p.local_bins)
+            prob = _fuse_in_box(pl, img, self.colour, p.w_motion, p.w_colour, p.margin, p.min_margin)
+        else:
+            prob = propagate(img, prev, flow, self.colour, occ, p.sigma, p.motion_sigma, p.w_motion, p.w_colour,
+                             p.margin, p.min_margin)
         sample["prob"] = prob
-        sample["ids"] = warp_ids(self.prev.data.get("ids"), sample["flow"])
-        self.prev = sample
+        sample["ids"] = warp_ids(self.prev.data.get("ids"), flow)
+        self.prev, self.prev_img = sample, img
         return sample
+
+
+def _fuse_in_box(prob, image, colour: ColorModel, w_motion, w_colour, margin, min_margin) -> np.ndarray:
+    box = _box(prob > 0.5, margin, min_margin)
+    out = np.zeros_like(prob)
+    if box is None or not colour.ready or w_colour == 0:
+        return prob if box is not None else out
+    y0, y1, x0, x1 = box
+    out[y0:y1, x0:x1] = fuse(prob[y0:y1, x0:x1], colour.posterior(image[y0:y1, x0:x1]), w_motion, w_colour)
+    return out
 
 
 def warp_ids(ids: np.ndarray | None, flow: np.ndarray) -> np.ndarray | None:
@@ -349,3 +398,116 @@ def assign_ids(fg: np.ndarray, ids: np.ndarray | None) -> np.ndarray:
         seed_ids[lab[ys, xs]] = ids[ys, xs]
         out[todo] = seed_ids[lab[todo]]
     return out
+
+
+def _signed_distance(mask: np.ndarray) -> np.ndarray:
+    """Distance of every pixel to the boundary of ``mask`` (float32, >= 0)."""
+    u8 = mask.view(np.uint8)
+    return np.maximum(cv2.distanceTransform(u8, cv2.DIST_L2, 3), cv2.distanceTransform(1 - u8, cv2.DIST_L2, 3))
+
+
+def local_classifiers(prev_image, prev_mask, image, flow, win: int = 60, bins: int = 8, prior: float = 1.0,
+                      sigma_min: float = 2.0, sigma_max: float = None, fc_cut: float = 0.85) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground probability by overlapping local colour classifiers along the object's contour.
+
+    Windows of ``win`` px are centred on the contour of the previous mask every ``win/2``
+    px; each learns object and background colour histograms from the previous frame, is
+    moved with the median flow inside it, and classifies the current frame's pixels. Its
+    colour confidence ``f_c`` (1 − the distance-weighted training error) sets how far from
+    the warped contour colour may overrule shape: ``p = f_s·L + (1 − f_s)·p_c`` with
+    ``f_s = 1 − exp(−d²/σ_s²)``, ``d`` the distance to the warped contour and ``σ_s``
+    growing from ``sigma_min`` (``f_c ≤ fc_cut``) to ``sigma_max`` (``f_c = 1``).
+    Overlapping windows are blended with weights ``1/(|x − c| + 1)``.
+
+    Parameters
+    ----------
+    prev_image, image : ndarray
+        uint8 ``(H, W, 3)`` frames ``t - 1`` and ``t`` (same colour space, e.g. Lab).
+    prev_mask : ndarray of bool
+        Final mask of frame ``t - 1``.
+    flow : ndarray
+        float32 ``(H, W, 2)`` backward flow ``t -> t - 1``.
+    win : int
+        Window side (px).
+    bins : int
+        Histogram levels per channel of the local models.
+    prior : float
+        Prior count per histogram cell (unseen colours -> 0.5).
+    sigma_min, sigma_max : float
+        Range of the shape band ``σ_s`` (px); ``sigma_max`` defaults to ``win / 2``.
+    fc_cut : float
+        Colour confidence below which shape dominates (``σ_s = sigma_min``).
+
+    Returns
+    -------
+    prob : ndarray
+        float32 ``(H, W)``: the warped mask outside the windows, the blend inside.
+    warped : ndarray
+        bool ``(H, W)``: the previous mask warped by the flow (``L`` above).
+
+    References
+    ----------
+    X. Bai, J. Wang, D. Simons, G. Sapiro, "Video SnapCut: Robust Video Object Cutout
+    Using Localized Classifiers", SIGGRAPH 2009.
+    """
+    h, w = prev_mask.shape
+    warped_f = warp(prev_mask.astype(np.float32), flow)
+    warped = warped_f > 0.5
+    prob = warped.astype(np.float32)
+    if not prev_mask.any() or not warped.any():
+        return prob, warped
+    if sigma_max is None:
+        sigma_max = win / 2.0
+    cm = ColorModel(bins, prior)
+    idx_prev = cm.index(prev_image)
+    idx_cur = cm.index(image)
+    d_prev = _signed_distance(prev_mask)
+    d_cur = _signed_distance(warped)
+    contours, _ = cv2.findContours(prev_mask.view(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    step = max(win // 2, 1)
+    centres = []
+    for c in contours:
+        pts = c[:, 0, :]
+        centres.extend(pts[:: step] if len(pts) >= step else pts[:1])
+    acc = np.zeros((h, w), np.float32)
+    wsum = np.zeros((h, w), np.float32)
+    half = win // 2
+    ncell = bins ** 3
+    u = prior / ncell
+    yy, xx = np.mgrid[-half:win - half, -half:win - half]
+    for cx, cy in centres:
+        py0, py1, px0, px1 = max(cy - half, 0), min(cy - half + win, h), max(cx - half, 0), min(cx - half + win, w)
+        m = prev_mask[py0:py1, px0:px1]
+        nf = int(m.sum())
+        if nf == 0 or nf == m.size:
+            continue
+        ip = idx_prev[py0:py1, px0:px1]
+        hf = np.bincount(ip[m], minlength=ncell) / nf + u
+        hb = np.bincount(ip[~m], minlength=ncell) / (m.size - nf) + u
+        lut = (hf / (hf + hb)).astype(np.float32)
+        # colour confidence on the training pixels, weighted towards the contour
+        dw = np.exp(-(d_prev[py0:py1, px0:px1] ** 2) / (half * half))
+        fc = 1.0 - float((np.abs(m - lut[ip]) * dw).sum() / dw.sum())
+        # move the window with the median backward flow around the warped centre
+        fl = flow[py0:py1, px0:px1]
+        dx, dy = np.median(fl[:, :, 0]), np.median(fl[:, :, 1])
+        qx, qy = int(round(cx - dx)), int(round(cy - dy))
+        y0, y1, x0, x1 = max(qy - half, 0), min(qy - half + win, h), max(qx - half, 0), min(qx - half + win, w)
+        if y1 <= y0 or x1 <= x0:
+            continue
+        pc = lut[idx_cur[y0:y1, x0:x1]]
+        if fc > fc_cut:
+            s = sigma_min + (sigma_max - sigma_min) * ((fc - fc_cut) / (1 - fc_cut)) ** 2
+        else:
+            s = sigma_min
+        d = d_cur[y0:y1, x0:x1]
+        fs = 1.0 - np.exp(-(d * d) / (s * s))
+        p = fs * warped[y0:y1, x0:x1] + (1 - fs) * pc
+        wy = yy[y0 - (qy - half):y1 - (qy - half), x0 - (qx - half):x1 - (qx - half)]
+        wx = xx[y0 - (qy - half):y1 - (qy - half), x0 - (qx - half):x1 - (qx - half)]
+        wt = 1.0 / (np.sqrt(wx * wx + wy * wy) + 1.0)
+        acc[y0:y1, x0:x1] += (p * wt).astype(np.float32)
+        wsum[y0:y1, x0:x1] += wt.astype(np.float32)
+    cov = wsum > 0
+    prob[cov] = acc[cov] / wsum[cov]
+    return prob, warped

@@ -1,0 +1,169 @@
+import cv2
+import numpy as np
+import pytest
+
+from classicseg.errors import ClassicsegError
+from classicseg.pipeline import Pipeline
+from classicseg.registry import get
+from classicseg.stages.refine import GraphCut, densecrf, graphcut, keep_connected, roi_box
+from classicseg.stages.vos import (
+    ColorModel, Propagate, assign_ids, fuse, local_classifiers, motion_prior, propagate, read_init_mask,
+)
+from classicseg.types import Sample
+
+
+def _clip(n=8, h=72, w=96, r=9, step=3, seed=0):
+    """A red disk moving right over a green-grey textured background."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(60, 140, (h // 4, w // 4, 3), dtype=np.uint8)
+    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_CUBIC)
+    bg[:, :, 2] //= 2  # little red in the background
+    frames, masks = [], []
+    for t in range(n):
+        img = bg.copy()
+        m = np.zeros((h, w), np.uint8)
+        cv2.circle(m, (20 + step * t, h // 2), r, 1, -1)
+        img[m > 0] = (40, 40, 220)
+        frames.append(img)
+        masks.append(m > 0)
+    return frames, masks
+
+
+def _iou(a, b):
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+def test_graphcut_known_answer_two_regions():
+    img = np.zeros((10, 12, 3), np.uint8)
+    img[:, 6:] = 200
+    prob = np.full((10, 12), 0.4, np.float32)
+    prob[:, 7:] = 0.9  # a column of weak evidence: the edge decides
+    fg = graphcut(img, prob, gamma=5.0)
+    expected = np.zeros((10, 12), bool)
+    expected[:, 6:] = True
+    assert np.array_equal(fg, expected)
+    assert not graphcut(img, prob, box=(0, 0, 0, 0)).any()
+
+
+def test_densecrf_known_answer_two_regions():
+    img = np.zeros((10, 12, 3), np.uint8)
+    img[:, 6:] = 200
+    prob = np.full((10, 12), 0.2, np.float32)
+    prob[:, 6:] = 0.8
+    assert np.array_equal(densecrf(img, prob), prob > 0.5)
+
+
+def test_roi_box_and_keep_connected():
+    m = np.zeros((50, 50), bool)
+    m[20:30, 10:20] = True
+    assert roi_box(m, 0.5, 2) == (15, 35, 5, 25)
+    assert roi_box(np.zeros((5, 5), bool)) is None
+    two = m.copy()
+    two[0:3, 40:45] = True
+    assert np.array_equal(keep_connected(two, m), m)
+
+
+def test_colour_model_posterior():
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[:, 2:] = (0, 0, 255)
+    fg = np.zeros((4, 4), bool)
+    fg[:, 2:] = True
+    cm = ColorModel(8)
+    cm.update(img, fg, ~fg)
+    p = cm.posterior(img)
+    assert (p[:, 2:] > 0.9).all() and (p[:, :2] < 0.1).all()
+    unseen = np.full((1, 1, 3), 128, np.uint8)
+    assert cm.posterior(unseen)[0, 0] == pytest.approx(0.5)
+
+
+def test_fuse_and_motion_prior():
+    assert fuse(np.array([0.5]), np.array([0.9]))[0] == pytest.approx(0.9, abs=1e-3)
+    m = np.zeros((20, 20), bool)
+    m[5:10, 5:10] = True
+    flow = np.zeros((20, 20, 2), np.float32)
+    flow[..., 0] = -2  # moved 2 px right
+    p = motion_prior(m, flow, sigma=0)
+    assert np.array_equal(p > 0.5, np.roll(m, 2, axis=1))
+
+
+def test_propagation_follows_a_moving_disk():
+    from classicseg.stages.flow import dis
+
+    frames, masks = _clip()
+    cm = ColorModel(16)
+    cm.update(frames[0], masks[0], ~masks[0])
+    prev = masks[0]
+    for t in range(1, len(frames)):
+        flow = dis(frames[t], frames[t - 1], scale=1.0)
+        prob = propagate(frames[t], prev, flow, cm)
+        prev = graphcut(frames[t], prob, 25.0, box=roi_box(prob > 0.05, 0.15, 8))
+        assert _iou(prev, masks[t]) > 0.85, t
+    pl, warped = local_classifiers(frames[-2], masks[-2], frames[-1], dis(frames[-1], frames[-2], scale=1.0), 24)
+    assert _iou(pl > 0.5, masks[-1]) > 0.8
+
+
+def _run_pipeline(frames, init, sets=()):
+    pipe = Pipeline.load(preset="vos", sets=["flow.dis.scale=1.0", *sets])
+    pipe.stages[1].set_init_mask(init)
+    out = []
+    for i, f in enumerate(frames):
+        out.extend(pipe.push(Sample(i, f"{i:05d}", f)))
+    return out
+
+
+def test_vos_preset_smoke_on_synthetic_clip():
+    frames, masks = _clip()
+    pipe = Pipeline.load(preset="vos")
+    assert [s.name for s in pipe.stages] == ["flow.dis", "vos.propagate", "refine.graphcut"]
+    pipe = Pipeline.load(preset="vos", sets=["flow.dis.scale=1.0"])
+    pipe.reset()
+    pipe.stages[1].set_init_mask(masks[0])
+    samples = [pipe.push(Sample(i, f"{i:05d}", f))[0] for i, f in enumerate(frames)]
+    assert np.array_equal(samples[0]["fg"], masks[0])
+    for s, m in zip(samples[1:], masks[1:]):
+        assert s["prob"].dtype == np.float32 and s["fg"].dtype == bool
+        assert _iou(s["fg"], m) > 0.85
+        assert s["ids"].dtype == np.uint8 and set(np.unique(s["ids"])) <= {0, 1}
+
+
+def test_ids_are_kept_for_two_objects():
+    frames, masks = _clip()
+    ids = masks[0].astype(np.uint8)
+    ids[:, :10] = 0
+    ids[5:15, 60:75] = 2  # a second (static) object: a patch of background
+    fg = (ids > 0)
+    out = assign_ids(fg | np.roll(fg, 1, axis=1), ids)
+    assert set(np.unique(out)) == {0, 1, 2}
+    assert (out[5:15, 61:76] == 2).all()
+
+
+def test_init_mask_errors(tmp_path):
+    st = Propagate()
+    with pytest.raises(ClassicsegError, match="no first-frame mask"):
+        st.process(Sample(0, "0", np.zeros((8, 8, 3), np.uint8)))
+    with pytest.raises(ClassicsegError, match="contains no object"):
+        st.set_init_mask(np.zeros((8, 8), bool))
+    st.set_init_mask(np.ones((4, 4), bool))
+    with pytest.raises(ClassicsegError, match="init mask is 4x4 but the frames are 8x6"):
+        st.process(Sample(0, "0", np.zeros((6, 8, 3), np.uint8)))
+    with pytest.raises(ClassicsegError, match="init mask not found"):
+        read_init_mask(tmp_path / "missing.png")
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), np.zeros((6, 8), np.uint8))
+    with pytest.raises(ClassicsegError, match="contains no object"):
+        Propagate(init_mask=str(empty))
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.pad(np.full((2, 2), 255, np.uint8), 2))
+    assert read_init_mask(good).sum() == 4
+
+
+def test_refine_rejects_prob_of_another_size():
+    s = Sample(0, "0", np.zeros((6, 8, 3), np.uint8))
+    s["prob"] = np.full((3, 3), 0.5, np.float32)
+    with pytest.raises(ClassicsegError, match="prob is 3x3 but the frame is 8x6"):
+        GraphCut().process(s)
+
+
+def test_stages_are_registered():
+    for name in ("flow.farneback", "flow.dis", "vos.propagate", "refine.graphcut", "refine.densecrf"):
+        assert get(name).name == name

@@ -82,17 +82,10 @@ class _GpuStage(Stage):
 class _GpuMOG2(_GpuStage):
     def reset(self) -> None:
         p = self.params
-        m = cv2.cuda.createBackgroundSubtractorMOG2(p.history, p.var_threshold, p.detect_shadows)
-        m.setNMixtures(p.n_mixtures)
-        m.setBackgroundRatio(p.background_ratio)
-        m.setVarThresholdGen(p.var_threshold_gen)
-        m.setVarInit(p.var_init)
-        m.setVarMin(p.var_min)
-        m.setVarMax(p.var_max)
-        m.setComplexityReductionThreshold(p.complexity_reduction_threshold)
-        m.setShadowThreshold(p.shadow_threshold)
-        m.setShadowValue(p.shadow_value)
-        self.model = m
+        from classicseg.stages.bgsub.opencv import configure_mog2
+
+        self.model = configure_mog2(cv2.cuda.createBackgroundSubtractorMOG2(p.history, p.var_threshold,
+                                                                            p.detect_shadows), p)
         self.stream = cv2.cuda.Stream_Null()
         self.t = 0
 

@@ -93,7 +93,7 @@ def pairwise_weights_numba(image: np.ndarray, gamma: float) -> list[np.ndarray]:
 
 
 def pairwise_weights_numpy(image: np.ndarray, gamma: float) -> list[np.ndarray]:
-    """The numpy twin (the formulation of ``refine._pairwise``)."""
+    """The numpy twin, used by ``refine.graphcut`` (the kernel is under 2x faster, see the bench)."""
     f = np.asarray(image).astype(np.float32)
     if f.ndim == 2:
         f = f[:, :, None]

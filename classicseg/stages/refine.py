@@ -53,29 +53,9 @@ def roi_box(mask: np.ndarray, margin: float = 0.25, min_margin: int = 16) -> tup
 def _pairwise(img: np.ndarray, gamma: float):
     """Contrast-sensitive weights γ·exp(−β‖ΔI‖²) (÷√2 on diagonals) towards the right, down,
     down-right and down-left neighbours; β = 1 / (2·mean‖ΔI‖²) (Rother et al. 2004)."""
-    f = img.astype(np.float32)
-    if f.ndim == 2:
-        f = f[:, :, None]
-    h, w = f.shape[:2]
-    diffs = []
-    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        d = np.zeros((h, w), np.float32)
-        if dx >= 0:
-            a, b = f[: h - dy, : w - dx], f[dy:, dx:]
-            d[: h - dy, : w - dx] = ((a - b) ** 2).sum(axis=2)
-        else:
-            a, b = f[: h - dy, 1:], f[dy:, :-1]
-            d[: h - dy, 1:] = ((a - b) ** 2).sum(axis=2)
-        diffs.append(d)
-    mean = (diffs[0][:, :-1].mean() + diffs[1][:-1].mean()) / 2 if h > 1 and w > 1 else 1.0
-    beta = 1.0 / (2.0 * max(float(mean), 1e-6))
-    out = []
-    for k, d in enumerate(diffs):
-        wgt = gamma * np.exp(-beta * d)
-        if k >= 2:
-            wgt /= np.sqrt(2.0)
-        out.append(wgt)
-    return out
+    from classicseg.kernels.graphcut import pairwise_weights_numpy
+
+    return pairwise_weights_numpy(img, gamma)
 
 
 _STRUCTS = [np.array(s) for s in (

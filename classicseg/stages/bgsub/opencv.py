@@ -44,6 +44,20 @@ class MOG2Params(ScheduleParams):
     shadow_value: int = Field(127, ge=1, le=254, description="label OpenCV gives shadow pixels")
 
 
+def configure_mog2(model, p: MOG2Params):
+    """Apply every MOG2 parameter to an OpenCV MOG2 model (CPU or ``cv2.cuda``); returns it."""
+    model.setNMixtures(p.n_mixtures)
+    model.setBackgroundRatio(p.background_ratio)
+    model.setVarThresholdGen(p.var_threshold_gen)
+    model.setVarInit(p.var_init)
+    model.setVarMin(p.var_min)
+    model.setVarMax(p.var_max)
+    model.setComplexityReductionThreshold(p.complexity_reduction_threshold)
+    model.setShadowThreshold(p.shadow_threshold)
+    model.setShadowValue(p.shadow_value)
+    return model
+
+
 @register
 class MOG2(BackgroundSubtractor):
     """Adaptive Gaussian mixture per pixel (Zivkovic 2004/2006), OpenCV's MOG2."""
@@ -54,17 +68,7 @@ class MOG2(BackgroundSubtractor):
 
     def make(self):
         p = self.params
-        m = cv2.createBackgroundSubtractorMOG2(p.history, p.var_threshold, p.detect_shadows)
-        m.setNMixtures(p.n_mixtures)
-        m.setBackgroundRatio(p.background_ratio)
-        m.setVarThresholdGen(p.var_threshold_gen)
-        m.setVarInit(p.var_init)
-        m.setVarMin(p.var_min)
-        m.setVarMax(p.var_max)
-        m.setComplexityReductionThreshold(p.complexity_reduction_threshold)
-        m.setShadowThreshold(p.shadow_threshold)
-        m.setShadowValue(p.shadow_value)
-        return m
+        return configure_mog2(cv2.createBackgroundSubtractorMOG2(p.history, p.var_threshold, p.detect_shadows), p)
 
 
 class KNNParams(ScheduleParams):

@@ -53,9 +53,10 @@ def _time_bare(make, frames) -> float:
 
 
 def _time_pipeline(pipe: Pipeline, frames) -> float:
-    samples = [Sample(i, str(i), f) for i, f in enumerate(frames)]
+    # samples are made lazily and dropped once processed, as in a real run (a list of
+    # them would keep every mask alive and time page faults instead of the pipeline)
     t0 = time.perf_counter()
-    pipe.run(samples)
+    pipe.run(Sample(i, str(i), f) for i, f in enumerate(frames))
     return time.perf_counter() - t0
 
 
@@ -73,15 +74,21 @@ def _time_calls(fn, args: list) -> float:
     return time.perf_counter() - t0
 
 
+def best_of(ours, ref, repeats: int) -> tuple[float, float]:
+    """Best of ``repeats`` timings of two zero-argument timers, in A-B-B-A order so that a
+    drift in the machine's speed hits both alike."""
+    t_ours, t_ref = [], []
+    for r in range(repeats):
+        for fn, out in ((ref, t_ref), (ours, t_ours))[:: 1 if r % 2 == 0 else -1]:
+            out.append(fn())
+    return min(t_ours), min(t_ref)
+
+
 def _versus(ours, ref, args: list, repeats: int) -> tuple[float, float]:
     """Best times of ``ours(*a)`` and ``ref(*a)`` over ``args``, alternated, after a warm-up call."""
     ours(*args[0])  # numba compiles (or loads its cache) here, outside the timing
     ref(*args[0])
-    t_ours, t_ref = [], []
-    for _ in range(repeats):
-        t_ref.append(_time_calls(ref, args))
-        t_ours.append(_time_calls(ours, args))
-    return min(t_ours), min(t_ref)
+    return best_of(lambda: _time_calls(ours, args), lambda: _time_calls(ref, args), repeats)
 
 
 def _masks(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -165,12 +172,9 @@ def preset_rows(frames: list[np.ndarray], name: str = "", repeats: int = 3) -> l
         inp = getattr(first.params, "input", "bgr")
         feed = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames] if inp == "gray" else frames
         # the preset converts to grey itself; the bare loop gets grey frames for free
-        ours, base = [], []
         _time_pipeline(pipe, frames[:5])  # warm-up (numba kernels)
-        for _ in range(repeats):
-            base.append(_time_bare(first.make, feed))
-            ours.append(_time_pipeline(pipe, frames))
-        rows.append(_row("preset", name, len(frames), f"preset {preset}", min(ours), ref, min(base)))
+        ours, base = best_of(lambda: _time_pipeline(pipe, frames), lambda: _time_bare(first.make, feed), repeats)
+        rows.append(_row("preset", name, len(frames), f"preset {preset}", ours, ref, base))
     return rows
 
 
@@ -195,11 +199,8 @@ def run_bench(input_: str | None = None, n_frames: int = 600, repeats: int = 3, 
     rows = []
     _time_pipeline(cases[-1][1], frames[:5])  # warm-up (numba kernels)
     for what, pipe, ref, make in cases:
-        ours, base = [], []
-        for _ in range(repeats):  # alternate so drift hits both alike
-            base.append(_time_bare(make, frames))
-            ours.append(_time_pipeline(pipe, frames))
-        rows.append(_row("pipeline", name, len(frames), what, min(ours), ref, min(base)))
+        ours, base = best_of(lambda: _time_pipeline(pipe, frames), lambda: _time_bare(make, frames), repeats)
+        rows.append(_row("pipeline", name, len(frames), what, ours, ref, base))
     rows += preset_rows(frames, name, repeats)
     if kernels:
         rows += kernel_rows(frames, name, repeats)

@@ -29,7 +29,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from skimage.morphology import disk
 
 from classicseg.errors import EvalError
 from classicseg.metrics.cdnet import index_images
@@ -140,6 +139,8 @@ def _dilate(b: np.ndarray, radius: int) -> np.ndarray:
     """Binary dilation with ``skimage.morphology.disk(radius)`` (cv2 for speed; zero border)."""
     k = _DISKS.get(radius)
     if k is None:
+        from skimage.morphology import disk
+
         k = _DISKS[radius] = disk(radius).astype(np.uint8)
     return cv2.dilate(b.view(np.uint8), k).astype(bool)
 

@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from classicseg.errors import EvalError
 
@@ -139,6 +138,8 @@ def evaluate(gt, pred, iou: float = 0.5) -> MOTResult:
     iou : float
         Overlap a pair needs to count as a match.
     """
+    from scipy.optimize import linear_sum_assignment
+
     gt_t = gt if isinstance(gt, Track) else read_mot(gt, "ground-truth", ignore_zero_flag=True)
     pr_t = pred if isinstance(pred, Track) else read_mot(pred, "tracks")
     gt_ids = sorted({int(i) for ids, _ in gt_t.frames.values() for i in ids})

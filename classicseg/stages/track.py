@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from pydantic import Field
-from scipy.optimize import linear_sum_assignment
 
 from classicseg.metrics.mot import box_iou
 from classicseg.registry import register
@@ -111,6 +110,8 @@ class HungarianTracker(Stage):
         cost = assignment_costs(self.tracks, boxes, hists, diag, p.w_iou, p.w_dist, p.w_app, p.max_dist)
         matched_t, matched_d = set(), set()
         if cost.size:
+            from scipy.optimize import linear_sum_assignment
+
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols):
                 if cost[r, c] <= p.max_cost:

@@ -99,3 +99,12 @@ def test_bad_params_name_the_key(key, value, needle):
     with pytest.raises(ConfigError) as ei:
         validate({"pipeline": [{"stage": "bgsub.sense", key: value}]})
     assert needle in str(ei.value)
+
+
+def test_sense_without_numba_is_a_clear_error(monkeypatch):
+    import classicseg.stages.bgsub.sense as sense_mod
+    from classicseg.errors import ClassicsegError
+
+    monkeypatch.setattr(sense_mod, "HAVE_NUMBA", False)
+    with pytest.raises(ClassicsegError, match="bgsub.sense needs numba"):
+        sense_mod.Sense()

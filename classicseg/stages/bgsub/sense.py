@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from numba import njit
+from classicseg.kernels import HAVE_NUMBA, njit
 from pydantic import Field, field_validator, model_validator
 
 from classicseg.registry import register
@@ -596,6 +596,10 @@ class Sense(Stage):
     )
 
     def reset(self) -> None:
+        if not HAVE_NUMBA:  # the per-pixel loops would run as plain Python: hours per video
+            from classicseg.errors import ClassicsegError
+
+            raise ClassicsegError("bgsub.sense needs numba: pip install numba (or classicseg[fast])")
         self.model = SenseModel(**self.params.model_dump())
 
     def process(self, sample: Sample) -> Sample:

@@ -109,7 +109,7 @@ def run(preset, config_file, sets, input_, output, overlay, init_mask, events, s
         sinks.append(MaskSink(output, source))
     if output and any("tracks" in s.stage.provides for s in spec.steps):
         sinks.append(TracksSink(Path(output) / "tracks.txt"))
-    if output and (events or any(s.stage.name.startswith("events.") or getattr(s.params, "switch_fraction", None)
+    if output and (events or any("events" in s.stage.provides or getattr(s.params, "switch_fraction", None)
                                   for s in spec.steps)):
         sinks.append(EventsSink(Path(output) / "events.jsonl", Path(output) / "snapshots" if snapshots else None))
     if overlay:

@@ -59,9 +59,9 @@ class Pipeline:
         self.ids = list(ids) if ids else [s.name for s in self.stages]
         self.spec = spec
         self.timings = [0.0] * len(self.stages)
-        self._buffered = any(s.latency for s in self.stages) or any(
-            type(s).step is not Stage.step for s in self.stages
-        )
+        # a stage that holds no frame back returns exactly [process(sample)] from step()
+        # (the stage contract), so only latency decides whether the buffered path is needed
+        self._buffered = any(s.latency for s in self.stages)
 
     @classmethod
     def from_spec(cls, spec: PipelineSpec, backend=None) -> "Pipeline":

@@ -7,7 +7,9 @@ A stage is a small stateful object around a pure function. It declares
   (types, defaults, ranges, one-line docs),
 * ``requires`` / ``provides``: the sample slots it reads and writes
   (see :data:`classicseg.types.SLOTS`), checked before the first frame,
-* ``latency``: how many frames it holds back (0 for causal stages).
+* ``latency``: how many frames it holds back (0 for causal stages; a stage with latency
+  0 must return exactly ``[process(sample)]`` from ``step``, which lets the pipeline
+  call ``process`` directly).
 
 ``process(sample)`` adds slots to the sample and returns it. A stage that needs
 look-ahead overrides ``step``/``flush`` instead and returns samples as they become

@@ -73,3 +73,14 @@ def test_sinks_are_aborted_on_error():
     with pytest.raises(RuntimeError, match="boom"):
         Pipeline([MOG2()]).run(source(), [sink])
     assert sink.events == ["write", "abort"]
+
+
+def test_causal_stages_take_the_direct_path_with_the_same_result(moving_square):
+    frames, _ = moving_square(n=20)
+    direct = Pipeline([MOG2(), Majority(window=3)])
+    assert not direct._buffered
+    a = [s["fg"].copy() for s in direct.stream(_samples(frames))]
+    st = Majority(window=3)
+    mog = MOG2()
+    b = [st.step(mog.process(s))[0]["fg"] for s in _samples(frames)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))

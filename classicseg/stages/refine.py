@@ -11,6 +11,8 @@ kept, holes are filled, and a result that lost most of ``prob > 0.5`` is replace
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import cv2
 import numpy as np
 from pydantic import Field
@@ -240,7 +242,7 @@ class _RefineStage(Stage):
 class GraphCutParams(_RefineParams):
     gamma: float = Field(25.0, ge=0, le=1000, description="smoothness weight")
     lam: float = Field(1.0, gt=0, le=100, description="data-term weight")
-    connectivity: int = Field(8, description="4 or 8 neighbours")
+    connectivity: Literal[4, 8] = Field(8, description="4 or 8 neighbours")
 
 
 @register

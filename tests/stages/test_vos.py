@@ -167,3 +167,12 @@ def test_refine_rejects_prob_of_another_size():
 def test_stages_are_registered():
     for name in ("flow.farneback", "flow.dis", "vos.propagate", "refine.graphcut", "refine.densecrf"):
         assert get(name).name == name
+
+
+def test_graphcut_connectivity_checked_before_the_first_frame():
+    from classicseg.config import validate
+    from classicseg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"refine.graphcut\): connectivity: input should be 4 or 8"):
+        validate({"pipeline": [{"stage": "flow.dis"}, {"stage": "vos.propagate"},
+                               {"stage": "refine.graphcut", "connectivity": 6}]})

@@ -48,7 +48,7 @@ from typing import Callable, Iterable, Iterator
 
 import click
 
-from classicseg.errors import ClassicsegError, EvalError, SinkError, SourceError
+from classicseg.errors import ClassicsegError, EvalError, SourceError
 from classicseg.io.images import IMAGE_EXTS
 
 log = logging.getLogger("classicseg")
@@ -271,31 +271,6 @@ def config_hash(spec) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _read_marker(folder: Path) -> dict | None:
-    try:
-        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _clear_outputs(folder: Path) -> None:
-    """Delete a sequence's earlier outputs: its marker first, then masks and temporary files.
-
-    Only files this command writes are removed (images, the marker, ``.part`` files),
-    and only in ``folder`` itself, never below it.
-    """
-    if not folder.is_dir():
-        return
-    try:
-        (folder / MARKER).unlink(missing_ok=True)
-        for p in folder.iterdir():
-            if p.is_file() and (p.suffix.lower() in IMAGE_EXTS or p.name.endswith(".part")):
-                p.unlink()
-    except OSError as exc:
-        raise SinkError(f"cannot clear earlier outputs in {folder}: {exc.strerror or exc}") from None
-
-
 # -- the unit of work -----------------------------------------------------------------
 @dataclass(frozen=True)
 class _Task:
@@ -343,13 +318,13 @@ def _first_line(exc: BaseException) -> str:
 def _run_sequence(task: _Task) -> tuple[int, float, list[str]]:
     import cv2
 
-    from classicseg.io.sinks import MaskSink, write_json
+    from classicseg.io.sinks import MaskSink, clear_outputs, write_json
     from classicseg.io.sources import open_source
     from classicseg.pipeline import Pipeline
 
     from classicseg import __version__
 
-    _clear_outputs(task.out_dir)
+    clear_outputs(task.out_dir, MARKER)
     # KNN and others draw from OpenCV's per-thread RNG: start each sequence from the state a
     # fresh process has, so its masks do not depend on what this worker ran before it.
     cv2.setRNGSeed(0)
@@ -665,24 +640,6 @@ def _plain(obj):
     return obj
 
 
-def _aggregate_cdnet(results: list):
-    from classicseg.metrics.cdnet import DatasetResult, _mean_metrics
-
-    categories = {cat: _mean_metrics([v.metrics for v in results if v.category == cat])
-                  for cat in dict.fromkeys(v.category for v in results)}
-    return DatasetResult(videos=results, categories=categories, overall=_mean_metrics(list(categories.values())))
-
-
-def _aggregate_davis(results: list):
-    import numpy as np
-
-    from classicseg.metrics.davis import _STAT_KEYS, DavisDatasetResult
-
-    objs = [o for s in results for o in s.per_object.values()]
-    agg = {k: float(np.mean([o[k] for o in objs])) for k in _STAT_KEYS}
-    return DavisDatasetResult(sequences=results, JF=(agg["J_mean"] + agg["F_mean"]) / 2.0, **agg)
-
-
 def _check_output(root: Path, output: Path) -> None:
     r, o = root.resolve(), output.resolve()
     if o == r or r in o.parents or o in r.parents:
@@ -692,10 +649,12 @@ def _check_output(root: Path, output: Path) -> None:
 
 def _plan(seqs, spec, output: Path, chash: str, metric: str, force: bool):
     """Tasks to run (longest first) and the outcomes of sequences that are complete already."""
+    from classicseg.io.sinks import read_json_object
+
     tasks, outcomes = [], {}
     for s in seqs:
         out_dir = output / s.rel
-        marker = None if force else _read_marker(out_dir)
+        marker = None if force else read_json_object(out_dir / MARKER)
         complete = marker is not None and marker.get("config_hash") == chash
         score = s.metric if metric == "auto" else (metric if s.metric == metric else None)
         if complete:
@@ -818,13 +777,16 @@ def run_batch(
         if pool is not None:
             pool.close()
 
+    from classicseg.metrics.cdnet import DatasetResult
+    from classicseg.metrics.davis import DavisDatasetResult
+
     ordered = [outcomes[s.rel] for s in seqs]
     cd = [o.score for o in ordered if o.status != "failed" and o.score is not None and o.sequence.metric == "cdnet"]
     dv = [o.score for o in ordered if o.status != "failed" and o.score is not None and o.sequence.metric == "davis"]
     result = BatchResult(root=root, output=output, pipeline=spec.name, config_hash=chash,
                          workers=n_workers, scheduler=scheduler, seconds=time.perf_counter() - t0,
-                         outcomes=ordered, cdnet=_aggregate_cdnet(cd) if cd else None,
-                         davis=_aggregate_davis(dv) if dv else None)
+                         outcomes=ordered, cdnet=DatasetResult.from_videos(cd) if cd else None,
+                         davis=DavisDatasetResult.from_sequences(dv) if dv else None)
     write_json(output / "scores.json", result.to_dict())
     return result
 

@@ -278,3 +278,35 @@ def write_csv(path, rows: list[dict]) -> None:
         w.writeheader()
         w.writerows(rows)
     atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def read_json_object(path) -> dict | None:
+    """The JSON object in ``path``, or None when it is missing, unreadable or not an object
+    (a marker file that a killed run left half-written counts as missing)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def clear_outputs(folder, marker: str | None = None) -> None:
+    """Delete earlier outputs of a run in ``folder``: the ``marker`` file first, then images
+    and ``.part`` temporary files.
+
+    Only files the sinks write are removed, and only in ``folder`` itself, never below it,
+    so a sequence is redone from scratch without touching anything else.
+    """
+    from classicseg.io.images import IMAGE_EXTS
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    try:
+        if marker:
+            (folder / marker).unlink(missing_ok=True)
+        for p in folder.iterdir():
+            if p.is_file() and (p.suffix.lower() in IMAGE_EXTS or p.name.endswith(".part")):
+                p.unlink()
+    except OSError as exc:
+        raise SinkError(f"cannot clear earlier outputs in {folder}: {exc.strerror or exc}") from None

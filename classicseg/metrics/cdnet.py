@@ -524,6 +524,14 @@ class DatasetResult:
     categories: dict
     overall: dict
 
+    @classmethod
+    def from_videos(cls, videos: list) -> "DatasetResult":
+        """Pool per-video results as CDnet does: the mean of each category's videos, then
+        the mean of the categories (each result's ``category`` says where it belongs)."""
+        categories = {cat: _mean_metrics([v.metrics for v in videos if v.category == cat])
+                      for cat in dict.fromkeys(v.category for v in videos)}
+        return cls(videos=list(videos), categories=categories, overall=_mean_metrics(list(categories.values())))
+
     def table(self) -> list[dict]:
         """Rows for printing: one per video, one per category, then the overall row.
 
@@ -598,8 +606,4 @@ def evaluate_dataset(pred_root, gt_root) -> DatasetResult:
         res = evaluate_sequence(pred_dir, seq)
         res.category = cat
         videos.append(res)
-    categories: dict[str, dict] = {}
-    for cat in dict.fromkeys(v.category for v in videos):
-        categories[cat] = _mean_metrics([v.metrics for v in videos if v.category == cat])
-    overall = _mean_metrics(list(categories.values()))
-    return DatasetResult(videos=videos, categories=categories, overall=overall)
+    return DatasetResult.from_videos(videos)

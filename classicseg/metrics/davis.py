@@ -471,6 +471,13 @@ class DavisDatasetResult:
     F_decay: float
     JF: float
 
+    @classmethod
+    def from_sequences(cls, sequences: list) -> "DavisDatasetResult":
+        """Pool per-sequence results as the DAVIS toolkit does: the mean over all objects."""
+        objs = [o for s in sequences for o in s.per_object.values()]
+        agg = {k: float(np.mean([o[k] for o in objs])) for k in _STAT_KEYS}
+        return cls(sequences=list(sequences), JF=(agg["J_mean"] + agg["F_mean"]) / 2.0, **agg)
+
     def table(self) -> list[dict]:
         """Rows for printing: one per sequence (means over its objects), then 'global'."""
         rows = [{"sequence": s.name, "objects": len(s.object_ids), "frames": len(s.frames),
@@ -524,6 +531,4 @@ def evaluate_dataset(pred_root, ann_root, bound_th: float = 0.008) -> DavisDatas
         if not pred_dir.is_dir():
             raise EvalError(f"no prediction folder for sequence {ann_dir.name}: {pred_dir} does not exist")
         seqs.append(evaluate_sequence(pred_dir, ann_dir, bound_th))
-    objs = [o for s in seqs for o in s.per_object.values()]
-    agg = {k: float(np.mean([o[k] for o in objs])) for k in _STAT_KEYS}
-    return DavisDatasetResult(sequences=seqs, JF=(agg["J_mean"] + agg["F_mean"]) / 2.0, **agg)
+    return DavisDatasetResult.from_sequences(seqs)

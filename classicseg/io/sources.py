@@ -65,6 +65,8 @@ class Source:
     dropped: int = 0
     #: times a camera or stream was reopened after a failure or a stall
     reconnects: int = 0
+    #: reader threads started by iteration, stopped by :meth:`close`
+    _readers: list = field(default_factory=list, init=False, repr=False, compare=False)
 
     # -- naming -----------------------------------------------------------
     @property
@@ -121,14 +123,27 @@ class Source:
     def __iter__(self) -> Iterator[Sample]:
         it = self._samples()
         if self.live:
-            return _prefetched(it, 1, on_drop=self._dropped)
-        return _prefetched(it, self.prefetch) if self.prefetch > 0 else it
+            reader = _prefetched(it, 1, on_drop=self._dropped)
+        elif self.prefetch > 0:
+            reader = _prefetched(it, self.prefetch)
+        else:
+            return it
+        self._readers = [r for r in self._readers if r.gi_frame is not None] + [reader]
+        return reader
 
     def _dropped(self) -> None:
         self.dropped += 1
 
     def close(self) -> None:
-        """Release the device or file (sources are also context managers)."""
+        """Stop reader threads, release the device or file (sources are also context managers).
+
+        A run that ends on an error elsewhere (a stage, a prior, a sink) leaves the reader
+        generator suspended; closing it here stops its thread before the interpreter exits,
+        so the thread is never torn down inside a native decoder call.
+        """
+        readers, self._readers = self._readers, []
+        for r in readers:
+            r.close()
 
     def __enter__(self):
         return self
@@ -183,6 +198,9 @@ def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = N
             yield item
     finally:
         stop.set()
+        # the reader notices within one queue timeout, after the frame it is decoding; a
+        # source stalled inside a read has its own timeouts (streams) or is a file
+        t.join(timeout=2.0)
 
 
 # -- image folders ---------------------------------------------------------------
@@ -324,6 +342,7 @@ class CaptureSource(Source):
             cap.release()
 
     def close(self) -> None:
+        super().close()  # the reader thread first: it may be inside cap.read()
         if self._cap is not None:
             self._cap.release()
             self._cap = None

@@ -120,6 +120,24 @@ def test_prefetch_propagates_errors_and_order():
     assert list(ArraySource(kind="array", name="a", items=gray))[0].image.shape == (4, 4, 3)
 
 
+def test_close_stops_the_reader_of_an_abandoned_run():
+    """A run that stops on an error elsewhere leaves the reader suspended; close() ends its thread."""
+    import threading
+
+    def readers():
+        return {t for t in threading.enumerate() if t.name == "classicseg-reader"}
+
+    before = readers()                         # other tests' leftovers, if any
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(50)]
+    src = ArraySource(kind="array", name="a", items=frames, prefetch=2)
+    it = iter(src)
+    next(it)                                   # reader started, queue full, blocked in put()
+    assert readers() - before
+    src.close()
+    assert not readers() - before
+    src.close()                                # idempotent
+
+
 def test_camera_that_does_not_exist():
     with pytest.raises(SourceError, match="cannot open camera 97"):
         open_source("97")

@@ -92,7 +92,7 @@ def _versus(ours, ref, args: list, repeats: int) -> tuple[float, float]:
 
 
 def _masks(frames: list[np.ndarray]) -> list[np.ndarray]:
-    """Foreground masks of ``frames`` as the surveillance chain makes them before hole filling."""
+    """Foreground masks of ``frames`` as the surveillance-fast chain makes them before hole filling."""
     spec = validate({"pipeline": [
         {"stage": "bgsub.knn", "input": "gray", "history": 100, "dist2_threshold": 100.0, "n_samples": 3,
          "knn_samples": 1, "shadow_threshold": 0.9},
@@ -193,7 +193,7 @@ def run_bench(input_: str | None = None, n_frames: int = 600, repeats: int = 3, 
          "cv2 MOG2 loop", cv2.createBackgroundSubtractorMOG2),
         ("pipeline [bgsub.knn]", Pipeline.from_spec(validate({"pipeline": [{"stage": "bgsub.knn"}]})),
          "cv2 KNN loop", cv2.createBackgroundSubtractorKNN),
-        ("preset surveillance", Pipeline.from_spec(resolve(preset="surveillance")),
+        ("preset surveillance-fast", Pipeline.from_spec(resolve(preset="surveillance-fast")),
          "cv2 MOG2 loop", cv2.createBackgroundSubtractorMOG2),
     ]
     rows = []

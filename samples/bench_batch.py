@@ -10,7 +10,7 @@ into one temporary root). Without them, or with ``--synthetic N``, it generates 
 CDnet sequences with :mod:`classicseg.synth`.
 
     python samples/bench_batch.py                      # UCSD + SBI, 3 rounds
-    python samples/bench_batch.py --repeats 5 --preset surveillance
+    python samples/bench_batch.py --repeats 5 --preset surveillance-fast
     python samples/bench_batch.py --synthetic 6 --frames 200
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--data", nargs="+", default=["ucsd_bgs", "sbi2015"], help="data sets under shared/data")
     ap.add_argument("--synthetic", type=int, default=0, help="generate this many sequences instead")
     ap.add_argument("--frames", type=int, default=200, help="frames per generated sequence")
-    ap.add_argument("--preset", default="surveillance")
+    ap.add_argument("--preset", default="surveillance-fast")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads per worker")
     args = ap.parse_args()

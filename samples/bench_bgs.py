@@ -8,15 +8,17 @@ round are written as CDnet ``bin%06d.png`` files and scored with
 :func:`classicseg.metrics.cdnet.evaluate_sequence`. Timing excludes decoding and numba's
 compilation (a warm-up run on a small frame comes first); each method runs ``--repeats``
 times per sequence, the methods' order alternating between rounds, and the best time is
-kept. Speeds are reported as ratios to SuBSENSE (or, without pybgs, to MOG2) measured in
-the same run, since absolute speeds drift on a shared machine.
+kept. Speeds are reported as ratios to SuBSENSE and PAWCS (or, without pybgs, to MOG2)
+measured in the same run, since absolute speeds drift on a shared machine.
 
     python samples/bench_bgs.py ../shared/data/cdnet2014 ../shared/data/sbi2015 ../shared/data/ucsd_bgs
-    python samples/bench_bgs.py ../shared/data --methods surveillance-sense,mog2,subsense --repeats 1
-    python samples/bench_bgs.py ../shared/data/cdnet2014/baseline/highway --methods surveillance-sense,subsense
+    python samples/bench_bgs.py ../shared/data --methods surveillance,mog2,subsense --repeats 1
+    python samples/bench_bgs.py ../shared/data/cdnet2014/baseline/highway --methods surveillance,subsense
+    python samples/bench_bgs.py ../shared/data/ucsd_bgs --methods surveillance --set bgsub.sense.shadow_chroma=0.05
 
-pybgs is optional (``pip install pybgs``; never a runtime dependency of classicseg). PAWCS
-is slow (a few frames/s): ask for it with ``--methods ...,pawcs``.
+pybgs is optional (``pip install pybgs``; never a runtime dependency of classicseg); without
+it SuBSENSE and PAWCS are skipped with a note. PAWCS is slow (a few frames/s):
+``--peer-repeats`` sets how often the pybgs methods are timed (default: ``--repeats``).
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ from classicseg.metrics.cdnet import evaluate_sequence
 from classicseg.pipeline import Pipeline
 from classicseg.types import Sample
 
-DEFAULT_METHODS = "surveillance-sense,surveillance,mog2,knn,subsense"
+DEFAULT_METHODS = "surveillance,surveillance-fast,mog2,knn,subsense,pawcs"
+PYBGS = {"subsense": "SuBSENSE", "pawcs": "PAWCS", "lobster": "LOBSTER", "vibe": "ViBe"}
 
 
 @contextlib.contextmanager
@@ -60,7 +63,7 @@ def _quiet_fds():
             os.close(fd)
 
 
-def make_runner(method: str):
+def make_runner(method: str, sets=()):
     """A function ``frames -> list of bool masks`` for ``method`` (fresh model each call), or None."""
     if method == "mog2":
         def run(frames):
@@ -72,13 +75,13 @@ def make_runner(method: str):
             m = cv2.createBackgroundSubtractorKNN()
             return [m.apply(f) == 255 for f in frames]
         return run
-    if method in ("subsense", "pawcs", "lobster", "vibe"):
+    if method in PYBGS:
         try:
             with _quiet_fds():
                 import pybgs
         except ImportError:
             return None
-        cls = {"subsense": "SuBSENSE", "pawcs": "PAWCS", "lobster": "LOBSTER", "vibe": "ViBe"}[method]
+        cls = PYBGS[method]
 
         def run(frames):
             with _quiet_fds():
@@ -87,7 +90,8 @@ def make_runner(method: str):
                 del m
             return out
         return run
-    pipe = Pipeline.load(preset=method)
+    ids = _stage_ids(method)
+    pipe = Pipeline.load(preset=method, sets=[s for s in sets if s.split("=")[0].rsplit(".", 1)[0] in ids])
 
     def run(frames):
         pipe.reset()
@@ -99,6 +103,13 @@ def make_runner(method: str):
     return run
 
 
+def _stage_ids(preset: str) -> set:
+    """Stage ids of ``preset``: ``--set`` values reach only the presets that have that stage."""
+    from classicseg.config import resolve
+
+    return {step.id for step in resolve(preset=preset).steps}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("roots", nargs="+", help="dataset roots, categories or sequence folders")
@@ -106,7 +117,11 @@ def main() -> None:
                     help=f"comma-separated presets and mog2, knn, subsense, pawcs, lobster, vibe "
                          f"(default {DEFAULT_METHODS})")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per method and sequence (best kept)")
+    ap.add_argument("--peer-repeats", type=int, default=None,
+                    help="timed runs of the pybgs methods (SuBSENSE, PAWCS: slow); default --repeats")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="STAGE.PARAM=VALUE",
+                    help="override a parameter of the presets that have that stage (repeatable)")
     args = ap.parse_args()
 
     cv2.setNumThreads(1)
@@ -114,13 +129,14 @@ def main() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     methods, runners = [], {}
     for m in args.methods.split(","):
-        r = make_runner(m.strip())
+        r = make_runner(m.strip(), args.sets)
         if r is None:
             print(f"note: {m} skipped (pybgs is not importable)")
             continue
         methods.append(m.strip())
         runners[m.strip()] = r
-    ref = "subsense" if "subsense" in methods else ("mog2" if "mog2" in methods else methods[0])
+    refs = [m for m in ("subsense", "pawcs") if m in methods] or ["mog2" if "mog2" in methods else methods[0]]
+    peer_repeats = args.repeats if args.peer_repeats is None else max(1, args.peer_repeats)
 
     seqs = []
     for root in args.roots:
@@ -152,6 +168,8 @@ def main() -> None:
             for r in range(args.repeats):
                 order = methods if r % 2 == 0 else methods[::-1]
                 for m in order:
+                    if m in PYBGS and r >= peer_repeats:
+                        continue
                     t0 = time.perf_counter()
                     masks = runners[m](frames)
                     dt = time.perf_counter() - t0
@@ -168,9 +186,10 @@ def main() -> None:
     finally:
         os.chdir(old_cwd)
 
-    w = max(len(s.rel) for s in seqs) + 2
+    w = max(max(len(s.rel) for s in seqs), len("mean F / overall fps")) + 2
     cols = "".join(f"{m[:18]:>20s}" for m in methods)
-    print(f"\nF-measure (CDnet rules) and frames/s, one thread, best of {args.repeats}\n")
+    reps = f"best of {args.repeats}" + (f" ({peer_repeats} for pybgs)" if peer_repeats != args.repeats else "")
+    print(f"\nF-measure (CDnet rules) and frames/s, one thread, {reps}\n")
     print(f"{'sequence':{w}s}{cols}")
     for s in seqs:
         print(f"{s.rel:{w}s}" + "".join(
@@ -178,14 +197,17 @@ def main() -> None:
     total = sum(nframes.values())
     print(f"{'mean F / overall fps':{w}s}" + "".join(
         f"{np.mean(list(scores[m].values())):>9.3f} {total / sum(times[m].values()):>6.0f} fps" for m in methods))
-    print(f"\nspeed ratio to {ref} (same frames, same run; total time over all sequences):")
+    hw = [s.rel for s in seqs if s.rel.endswith("highway")]
+    print("\nspeed ratios (same frames, same run; total time over all sequences" +
+          (", then highway alone)" if hw else ")"))
     for m in methods:
-        ratio = sum(times[ref].values()) / sum(times[m].values())
-        line = f"  {m:20s} {ratio:6.2f}x"
-        hw = [s.rel for s in seqs if s.rel.endswith("highway")]
-        if hw:
-            line += f"   (highway alone: {times[ref][hw[0]] / times[m][hw[0]]:.2f}x)"
-        print(line)
+        parts = []
+        for ref in refs:
+            part = f"{sum(times[ref].values()) / sum(times[m].values()):7.2f}x {ref}"
+            if hw:
+                part += f" ({times[ref][hw[0]] / times[m][hw[0]]:.2f}x)"
+            parts.append(part)
+        print(f"  {m:20s}" + "   ".join(parts))
     print(f"\nmasks written under {workdir}")
 
 

@@ -152,9 +152,9 @@ def test_find_sequences_errors(tmp_path):
 # -- local runs -----------------------------------------------------------------------------
 def test_two_workers_equal_one_process_and_eval(mixed_root, tmp_path):
     calls = []
-    one = run_batch(mixed_root, tmp_path / "one", preset="surveillance", workers=0,
+    one = run_batch(mixed_root, tmp_path / "one", preset="surveillance-fast", workers=0,
                     progress=lambda oc, done, total: calls.append((oc.sequence.rel, done, total)))
-    two = run_batch(mixed_root, tmp_path / "two", preset="surveillance", workers=2)
+    two = run_batch(mixed_root, tmp_path / "two", preset="surveillance-fast", workers=2)
     assert two.workers == 2 and not two.failed and not one.failed
     assert [o.status for o in two.outcomes] == ["done"] * 4
     assert [o.frames for o in two.outcomes] == [N] * 4
@@ -178,7 +178,7 @@ def test_two_workers_equal_one_process_and_eval(mixed_root, tmp_path):
 
 def test_resume_skips_finished_and_redoes_unfinished(mixed_root, tmp_path):
     out = tmp_path / "out"
-    first = run_batch(mixed_root, out, preset="surveillance", workers=0, metric="cdnet")
+    first = run_batch(mixed_root, out, preset="surveillance-fast", workers=0, metric="cdnet")
     assert first.count("done") == 4 and first.davis is None  # DAVIS sequence run, not scored
     assert len(first.cdnet.videos) == 3
     alpha, beta = out / "cd" / "baseline" / "alpha", out / "cd" / "baseline" / "beta"
@@ -186,7 +186,7 @@ def test_resume_skips_finished_and_redoes_unfinished(mixed_root, tmp_path):
     (alpha / MARKER).unlink()  # as if the run had been killed inside alpha
     (alpha / "bin000999.png").write_bytes(b"half-written leftover")
     (alpha / "notes.txt").write_text("not ours: kept")
-    second = run_batch(mixed_root, out, preset="surveillance", workers=0, metric="cdnet")
+    second = run_batch(mixed_root, out, preset="surveillance-fast", workers=0, metric="cdnet")
     status = {o.sequence.rel: o.status for o in second.outcomes}
     assert status == {"cd/baseline/alpha": "done", "cd/baseline/beta": "skipped", "cd/jitter/gamma": "skipped",
                       "davis/cows": "skipped"}
@@ -196,7 +196,7 @@ def test_resume_skips_finished_and_redoes_unfinished(mixed_root, tmp_path):
     assert second.scores() == first.scores()
     assert [o.frames for o in second.outcomes] == [N] * 4  # skipped ones report their marker's count
     # another configuration is another result: everything is redone
-    third = run_batch(mixed_root, out, preset="surveillance", sets=["morph.median.ksize=3"], workers=0,
+    third = run_batch(mixed_root, out, preset="surveillance-fast", sets=["morph.median.ksize=3"], workers=0,
                       metric="none")
     assert third.count("done") == 4 and third.config_hash != first.config_hash and third.scores() == {}
 
@@ -281,10 +281,10 @@ def test_worker_dying_every_time_fails_only_its_sequence(mixed_root, tmp_path, c
 @pytest.mark.slow
 def test_dask_local_cluster_matches_local_run(mixed_root, tmp_path):
     distributed = pytest.importorskip("distributed")
-    local = run_batch(mixed_root, tmp_path / "local", preset="surveillance", workers=0)
+    local = run_batch(mixed_root, tmp_path / "local", preset="surveillance-fast", workers=0)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
-        res = run_batch(mixed_root, tmp_path / "dask", preset="surveillance", scheduler=cluster.scheduler_address)
+        res = run_batch(mixed_root, tmp_path / "dask", preset="surveillance-fast", scheduler=cluster.scheduler_address)
     assert res.scheduler == cluster.scheduler_address and res.count("done") == 4 and not res.failed
     assert res.scores() == local.scores()
     assert masks(tmp_path / "dask") == masks(tmp_path / "local")
@@ -300,25 +300,25 @@ def test_unreachable_scheduler_is_one_line(mixed_root, tmp_path):
     pytest.importorskip("distributed")
     address = f"tcp://127.0.0.1:{_free_port()}"
     with pytest.raises(SchedulerError, match=rf"cannot reach the Dask scheduler at {address} within 0.5 s") as exc:
-        run_batch(mixed_root, tmp_path / "out", preset="surveillance", scheduler=address, connect_timeout=0.5)
+        run_batch(mixed_root, tmp_path / "out", preset="surveillance-fast", scheduler=address, connect_timeout=0.5)
     assert "\n" not in str(exc.value)
 
 
 def test_missing_dask_is_one_line(mixed_root, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` raises ImportError
     with pytest.raises(SchedulerError, match=r"needs dask.distributed: pip install 'classicseg\[cluster\]'"):
-        run_batch(mixed_root, tmp_path / "out", preset="surveillance", scheduler="tcp://127.0.0.1:8786")
+        run_batch(mixed_root, tmp_path / "out", preset="surveillance-fast", scheduler="tcp://127.0.0.1:8786")
 
 
 # -- errors before any work -----------------------------------------------------------------
 def test_errors_before_any_sequence_runs(mixed_root, tmp_path):
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(SinkError, match="cannot be written"):
-        run_batch(mixed_root, tmp_path / "file.txt" / "out", preset="surveillance", workers=0)
+        run_batch(mixed_root, tmp_path / "file.txt" / "out", preset="surveillance-fast", workers=0)
     with pytest.raises(ClassicsegError, match="overlap"):
-        run_batch(mixed_root, mixed_root / "out", preset="surveillance", workers=0)
+        run_batch(mixed_root, mixed_root / "out", preset="surveillance-fast", workers=0)
     with pytest.raises(EvalError, match="none of the 3 sequences .* DAVIS annotations"):
-        run_batch(mixed_root / "cd", tmp_path / "out", preset="surveillance", metric="davis", workers=0)
+        run_batch(mixed_root / "cd", tmp_path / "out", preset="surveillance-fast", metric="davis", workers=0)
     with pytest.raises(ClassicsegError, match="unknown preset"):
         run_batch(mixed_root, tmp_path / "out", preset="nope", workers=0)
     assert not (tmp_path / "out").exists()  # nothing was written
@@ -336,12 +336,12 @@ def cli_main():
 
 def test_cli_batch_table_json_and_errors(cli_main, mixed_root, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = cli_main(["batch", "-p", "surveillance", "-i", str(mixed_root / "cd"), "-o", str(out), "-j", "0",
+    rc = cli_main(["batch", "-p", "surveillance-fast", "-i", str(mixed_root / "cd"), "-o", str(out), "-j", "0",
                    "--no-progress"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "3 sequences (3 done, 0 skipped, 0 failed)" in text and "CDnet 2014:" in text and "overall" in text
-    rc = cli_main(["batch", "-p", "surveillance", "-i", str(mixed_root / "cd"), "-o", str(out), "-j", "0", "--json"])
+    rc = cli_main(["batch", "-p", "surveillance-fast", "-i", str(mixed_root / "cd"), "-o", str(out), "-j", "0", "--json"])
     res = json.loads(capsys.readouterr().out)
     assert rc == 0 and res["counts"] == {"done": 0, "skipped": 3, "failed": 0}
     assert res == json.loads((out / "scores.json").read_text()) | {"seconds": res["seconds"]}
@@ -349,6 +349,6 @@ def test_cli_batch_table_json_and_errors(cli_main, mixed_root, tmp_path, capsys)
     assert rc == 0 and json.loads(capsys.readouterr().out)["rows"] == res["scores"]["cdnet"]
 
     (tmp_path / "empty").mkdir()
-    rc = cli_main(["batch", "-p", "surveillance", "-i", str(tmp_path / "empty"), "-o", str(out)])
+    rc = cli_main(["batch", "-p", "surveillance-fast", "-i", str(tmp_path / "empty"), "-o", str(out)])
     err = capsys.readouterr().err
     assert rc == SourceError.exit_code and err.count("\n") == 1 and "no sequences found under" in err

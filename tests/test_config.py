@@ -64,7 +64,9 @@ def test_missing_and_empty_files(tmp_path):
 
 
 def test_overrides_precedence_and_types():
-    spec = resolve(preset="surveillance", sets=[f"{resolve(preset='surveillance').steps[0].id}.history=42"])
+    spec = resolve(preset="surveillance", sets=[f"{resolve(preset='surveillance').steps[0].id}.n_samples=24"])
+    assert spec.steps[0].params.n_samples == 24
+    spec = resolve(preset="surveillance-fast", sets=["bgsub.knn.history=42"])
     assert spec.steps[0].params.history == 42
     raw = {"pipeline": [{"stage": "bgsub.mog2"}, {"stage": "morph.open"}, {"stage": "morph.open", "id": "big"}]}
     out = apply_overrides(raw, ["morph.open.radius=2", "big.radius=5", "bgsub.mog2.detect_shadows=false",

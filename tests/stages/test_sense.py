@@ -74,17 +74,61 @@ def test_lbsp_known_answer_and_parity():
                               lbsp_numpy(g, np.float32(rel), np.float32(abs_)))
 
 
-def test_numba_matches_numpy_twin_on_16x16():
-    frames = [f[:16, :16] for f in _clip(n=6, start=2, seed=1)]
-    for f in frames[2:]:
-        f[4:9, 3:9] = 220
-    a, b = SenseModel(backend="numba", seed=5), SenseModel(backend="numpy", seed=5)
+@pytest.mark.parametrize("clip", ["square", "shadow"])
+def test_numba_matches_numpy_twin_on_16x16(clip):
+    if clip == "square":
+        frames = [f[:16, :16] for f in _clip(n=6, start=2, seed=1)]
+        for f in frames[2:]:
+            f[4:9, 3:9] = 220
+    else:  # a textured floor, a tinted cast shadow and a dark object: the shadow test runs
+        frames = [np.ascontiguousarray(f[6:22, 10:34]) for f in _shadow_clip(n=6, start=2, seed=1)]
+    a, b = (SenseModel(backend=k, seed=5, shadow_matches=2) for k in ("numba", "numpy"))
+    seen_shadow = False
     for f in frames:
         ma, mb = a.apply(f), b.apply(f)
         assert np.array_equal(ma, mb)
-        assert np.array_equal(a.raw, b.raw)
+        assert np.array_equal(a.raw, b.raw) and np.array_equal(a.shadow_raw, b.shadow_raw)
+        assert np.array_equal(a.shadow, b.shadow)
         assert np.array_equal(a.samples_c, b.samples_c) and np.array_equal(a.samples_d, b.samples_d)
         assert np.array_equal(a.state, b.state) and a.rng[0] == b.rng[0]
+        seen_shadow |= bool(a.shadow_raw.any())
+    assert seen_shadow == (clip == "shadow")
+
+
+def _shadow_clip(n=24, start=12, seed=0):
+    """Textured static background; from ``start`` a blue-tinted cast shadow (x 0.6, B x 0.7,
+    R x 0.5) on the left and a dark grey object (40 grey levels) on the right."""
+    rng = np.random.default_rng(seed)
+    h, w = 32, 48
+    yy, xx = np.mgrid[0:h, 0:w]
+    checker = 50.0 * ((xx // 6 + yy // 6) % 2)  # texture (LBSP sees it through the shadow)
+    bg = np.stack([120 + checker, 110 + checker, 100 + checker], -1)
+    frames = []
+    for t in range(n):
+        f = bg.copy()
+        if t >= start:
+            f[8:24, 4:20] *= np.array([0.7, 0.6, 0.5])
+            f[8:24, 28:44] = 40
+        frames.append(np.clip(f + rng.normal(0, 2, f.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_cast_shadow_goes_to_the_shadow_slot_and_a_dark_object_stays_foreground():
+    frames = _shadow_clip()
+    s = Sense()
+    out = [s.process(Sample(i, f"{i:05d}", f)) for i, f in enumerate(frames)]
+    last = out[-1]
+    shadow_area = np.zeros((32, 48), bool)
+    shadow_area[10:22, 6:18] = True
+    dark = np.zeros((32, 48), bool)
+    dark[10:22, 30:42] = True
+    assert last["fg"][dark].mean() > 0.95           # a dark grey object is not a shadow
+    assert last["fg"][shadow_area].mean() < 0.05    # the tinted cast shadow is not foreground ...
+    assert last["shadow"][shadow_area].mean() > 0.9  # ... it is shadow
+    assert not (last["shadow"] & last["fg"]).any()
+    off = Sense(detect_shadows=False)
+    last_off = [off.process(Sample(i, f"{i:05d}", f)) for i, f in enumerate(frames)][-1]
+    assert last_off["fg"][shadow_area].mean() > 0.95 and not last_off["shadow"].any()
 
 
 @pytest.mark.parametrize("key,value,needle", [
@@ -94,6 +138,9 @@ def test_numba_matches_numpy_twin_on_16x16():
     ("t_upper", 1.5, "t_upper"),
     ("min_matches", 9, "min_matches"),
     ("n_samplez", 3, "n_samplez"),
+    ("shadow_threshold", 1.0, "shadow_threshold"),
+    ("shadow_max_ratio", 0.3, "shadow_max_ratio"),
+    ("shadow_matches", 17, "shadow_matches"),
 ])
 def test_bad_params_name_the_key(key, value, needle):
     with pytest.raises(ConfigError) as ei:

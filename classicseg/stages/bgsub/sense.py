@@ -15,8 +15,15 @@ LOBSTER and SuBSENSE:
   ``D_min(x)`` of the minimal normalised distance to the model and a blinking-pixel
   accumulator ``v(x)`` (SuBSENSE's feedback loop), so dynamic regions (water, leaves)
   get wide thresholds and static ones tight thresholds;
-* the raw mask is closed, its holes are filled and it is median-filtered; that mask is
-  the one fed back into ``T(x)`` and ``v(x)`` at the next frame (as in SuBSENSE).
+* cast shadows: a raw-foreground pixel that enough background samples see as a darker,
+  same-texture copy of themselves, colour unchanged or sky-tinted (:func:`_shadow_test`),
+  and whose 9x9 neighbourhood agrees, goes to the ``shadow`` mask instead of ``fg``
+  (colour videos only: on grey frames the test would be a brightness test alone and take
+  dark objects for shadows); shadow pixels still count as foreground for the model's own
+  statistics and are never learned into it;
+* the raw mask (less its shadows) is closed, its holes are filled and it is
+  median-filtered; that mask is the one fed back into ``T(x)`` and ``v(x)`` at the next
+  frame (as in SuBSENSE).
 
 The per-pixel loop is a numba kernel (``@njit(cache=True)``, no ``parallel``: one thread);
 :func:`sense_step_numpy` is a slow plain-numpy/python twin of it used to test parity.
@@ -36,6 +43,12 @@ similarity patterns", WACV 2014 (LOBSTER).
 
 P.-L. St-Charles, G.-A. Bilodeau, R. Bergevin, "SuBSENSE: A universal change detection
 method with local adaptive sensitivity", IEEE TIP 24(1), 2015.
+
+T. Horprasert, D. Harwood, L. S. Davis, "A statistical approach for real-time robust
+background subtraction and shadow detection", ICCV Frame-Rate Workshop, 1999.
+
+S. Nadimi, B. Bhanu, "Physical models for moving shadow and object detection in video",
+IEEE TPAMI 26(8), 2004.
 """
 from __future__ import annotations
 
@@ -162,10 +175,79 @@ def _clamp(v, lo, hi):
     return lo if v < lo else (hi if v > hi else v)
 
 
+@njit(cache=True, inline="always")
+def _shadow_test(b, g, r, dsc, sc, sd, dthr, lo, hi, chroma, tint, noise, min_matches, consensus):
+    """1 when at least ``min_matches`` (``shadow_matches``) background samples see pixel (b, g, r) as their cast shadow.
+
+    A sample ``c`` (BGR) sees the pixel ``p`` as a shadow when:
+
+    * ``p`` is a darkened, possibly sky-tinted copy of ``c``: the model
+      ``m = c * (1 + t, 1, 1 - t)`` with ``t`` in ``[0, tint]`` (blue kept, red lost: the
+      shadow is lit by the sky, Nadimi & Bhanu 2004) is fitted by least squares, and the
+      brightness distortion ``a = p.m / m.m`` lies in ``[lo, hi]`` (Horprasert et al. 1999;
+      ``tint = 0`` is their colour model);
+    * the chromaticity distortion ``|p - a m|`` (L2, grey levels) is at most
+      ``chroma * a |m| + noise``;
+    * the texture is seen through the shadow: the sample has one LBSP bit set at least and
+      the pixel's descriptor is within ``dthr`` bits of it (a darker patch on a textureless
+      surface is as likely a dark object: it stays foreground).
+    """
+    n = sd.shape[0]
+    fb = np.float64(b)
+    fg_ = np.float64(g)
+    fr = np.float64(r)
+    pp = fb * fb + fg_ * fg_ + fr * fr
+    hits = 0
+    seen = 0
+    for k in range(n):
+        sdk = np.int32(sd[k])
+        if sdk == 0 or _popcount16(dsc ^ sdk) > dthr:
+            continue
+        seen += 1
+        cb = np.float64(sc[k, 0])
+        cg = np.float64(sc[k, 1])
+        cr = np.float64(sc[k, 2])
+        cc = cb * cb + cg * cg + cr * cr
+        if cc < 300.0:  # |c| < ~17 grey levels: too dark to hold a visible shadow
+            continue
+        t = 0.0
+        if tint > 0.0:
+            # least squares of p on the basis {c, (cb, 0, -cr)}: p ~ u c + v q, t = v / u
+            cq = cb * cb - cr * cr
+            qq = cb * cb + cr * cr
+            pc = fb * cb + fg_ * cg + fr * cr
+            pq = fb * cb - fr * cr
+            det = cc * qq - cq * cq
+            if det > 1e-6:
+                u0 = (pc * qq - pq * cq) / det
+                if u0 > 1e-6:
+                    t = ((cc * pq - cq * pc) / det) / u0
+                    if t < 0.0:
+                        t = 0.0
+                    elif t > tint:
+                        t = tint
+        mb = cb + t * cb
+        mr = cr - t * cr
+        mm = mb * mb + cg * cg + mr * mr
+        pm = fb * mb + fg_ * cg + fr * mr
+        a = pm / mm
+        if a < lo or a > hi:
+            continue
+        d2 = pp - pm * a
+        if d2 < 0.0:
+            d2 = 0.0
+        lim = chroma * a * np.sqrt(mm) + noise
+        if d2 > lim * lim:
+            continue
+        hits += 1
+    return 1 if hits >= min_matches and hits >= consensus * seen else 0
+
+
 @njit(cache=True, error_model="numpy")
 def sense_step_numba(img, desc, last_img, last_desc, samples_c, samples_d, state, last_fg, blink, rng,
                      alpha_lt, alpha_st, color_threshold, desc_offset, min_matches, t_lower, t_upper,
-                     ghost_absorb, raw):
+                     ghost_absorb, shadow_lo, shadow_hi, shadow_chroma, shadow_tint, shadow_matches, shadow_consensus,
+                     raw, shadow):
     """One frame of the model: classify every pixel into ``raw`` and update the state in place.
 
     Parameters
@@ -184,8 +266,12 @@ def sense_step_numba(img, desc, last_img, last_desc, samples_c, samples_d, state
         Post-processed mask of the previous frame and blinking-pixel mask (0/1).
     rng : uint32 (1,)
         xorshift32 state.
+    shadow_lo, shadow_hi, shadow_chroma, shadow_tint : float, shadow_matches : int
+        Shadow test (:func:`_shadow_test`); ``shadow_hi <= shadow_lo`` turns it off.
     raw : uint8 (H, W)
         Output: raw segmentation (0/1).
+    shadow : uint8 (H, W)
+        Output: 1 where a raw-foreground pixel is a cast shadow on the background model.
     """
     h, w = desc.shape
     n = samples_d.shape[2]
@@ -256,11 +342,16 @@ def sense_step_numba(img, desc, last_img, last_desc, samples_c, samples_d, state
                            + _popcount16(dsc ^ np.int32(last_desc[y, x])) / 16.0)
             state[y, x, 7] = np.float64(state[y, x, 7]) * (1.0 - a_st) + dlast * a_st
             fg = matches < min_matches
+            shadow[y, x] = 0
             if fg:
                 nd += (min_matches - matches) / min_matches
                 if nd > 1.0:
                     nd = 1.0
                 raw[y, x] = 1
+                if shadow_hi > shadow_lo:
+                    shadow[y, x] = _shadow_test(b, g, r, dsc, samples_c[y, x], samples_d[y, x], dthr,
+                                                shadow_lo, shadow_hi, shadow_chroma, shadow_tint, 0.5 * c_thr,
+                                                shadow_matches, shadow_consensus)
                 state[y, x, 5] = np.float64(state[y, x, 5]) * (1.0 - a_lt) + a_lt
                 state[y, x, 6] = np.float64(state[y, x, 6]) * (1.0 - a_st) + a_st
             else:
@@ -372,9 +463,43 @@ def sense_init_numpy(img, desc, samples_c, samples_d, rng):
                 samples_d[y, x, k] = desc[yy, xx]
 
 
+def _shadow_test_numpy(cur, dsc, sc, sd, dthr, lo, hi, chroma, tint, noise, min_matches, consensus):
+    """Plain twin of :func:`_shadow_test` (vectorised over the samples)."""
+    fb, fg, fr = (float(v) for v in cur)
+    pp = fb * fb + fg * fg + fr * fr
+    c = sc.astype(np.float64)
+    cb, cg, cr = c[:, 0], c[:, 1], c[:, 2]
+    cc = cb * cb + cg * cg + cr * cr
+    t = np.zeros(len(sd))
+    if tint > 0.0:
+        cq = cb * cb - cr * cr
+        qq = cb * cb + cr * cr
+        pc = fb * cb + fg * cg + fr * cr
+        pq = fb * cb - fr * cr
+        det = cc * qq - cq * cq
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u0 = (pc * qq - pq * cq) / det
+            tt = ((cc * pq - cq * pc) / det) / u0
+        ok_fit = (det > 1e-6) & (u0 > 1e-6)
+        t = np.where(ok_fit, np.clip(np.nan_to_num(tt), 0.0, float(tint)), 0.0)
+    mb = cb + t * cb
+    mr = cr - t * cr
+    mm = mb * mb + cg * cg + mr * mr
+    pm = fb * mb + fg * cg + fr * mr
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = pm / mm
+    d2 = np.maximum(pp - pm * a, 0.0)
+    lim = float(chroma) * a * np.sqrt(mm) + noise
+    dd = np.array([bin(dsc ^ int(d)).count("1") for d in sd])
+    tex = (sd != 0) & (dd <= dthr)
+    hits = int((tex & (cc >= 300.0) & (a >= float(lo)) & (a <= float(hi)) & (d2 <= lim * lim)).sum())
+    return 1 if hits >= min_matches and hits >= float(consensus) * int(tex.sum()) else 0
+
+
 def sense_step_numpy(img, desc, last_img, last_desc, samples_c, samples_d, state, last_fg, blink, rng,
                      alpha_lt, alpha_st, color_threshold, desc_offset, min_matches, t_lower, t_upper,
-                     ghost_absorb, raw):
+                     ghost_absorb, shadow_lo, shadow_hi, shadow_chroma, shadow_tint, shadow_matches, shadow_consensus,
+                     raw, shadow):
     """Plain twin of :func:`sense_step_numba` (same arguments, same results; slow)."""
     h, w = desc.shape
     n = samples_d.shape[2]
@@ -410,9 +535,14 @@ def sense_step_numpy(img, desc, last_img, last_desc, samples_c, samples_d, state
                            + bin(dsc ^ int(last_desc[y, x])).count("1") / 16.0)
             state[y, x, 7] = float(state[y, x, 7]) * (1.0 - a_st) + dlast * a_st
             fg = matches < min_matches
+            shadow[y, x] = 0
             if fg:
                 nd = min(nd + (min_matches - matches) / min_matches, 1.0)
                 raw[y, x] = 1
+                if shadow_hi > shadow_lo:
+                    shadow[y, x] = _shadow_test_numpy(cur, dsc, samples_c[y, x], samples_d[y, x], dthr, shadow_lo,
+                                                      shadow_hi, shadow_chroma, shadow_tint, 0.5 * c_thr, shadow_matches,
+                                                      shadow_consensus)
                 state[y, x, 5] = float(state[y, x, 5]) * (1.0 - a_lt) + a_lt
                 state[y, x, 6] = float(state[y, x, 6]) * (1.0 - a_st) + a_st
             else:
@@ -502,6 +632,12 @@ class SenseModel:
         self.last_blink = np.zeros((h, w), np.uint8)
         self.blink = np.zeros((h, w), np.uint8)
         self.raw = np.zeros((h, w), np.uint8)
+        self.shadow_raw = np.zeros((h, w), np.uint8)
+        self.shadow = np.zeros((h, w), bool)
+        # a colourless video (grey frames stored as BGR) has no chromaticity cue: there the
+        # test would be a brightness test alone and would take dark objects for shadows
+        i16 = img.astype(np.int16)
+        self.colour = max(np.abs(i16[..., 0] - i16[..., 1]).mean(), np.abs(i16[..., 2] - i16[..., 1]).mean()) >= 1.0
         self.k3 = np.ones((3, 3), np.uint8)
 
     def apply(self, img: np.ndarray) -> np.ndarray:
@@ -514,10 +650,14 @@ class SenseModel:
         a_lt = np.float32(1.0 / min(self.t, p["lt_frames"]))
         a_st = np.float32(1.0 / min(self.t, p["st_frames"]))
         raw = self.raw
+        shadows = p["detect_shadows"] and self.colour
+        hi = p["shadow_max_ratio"] if shadows else 0.0
         self.step(img, desc, self.last_img, self.last_desc, self.samples_c, self.samples_d, self.state,
                          self.last_fg, self.blink, self.rng, a_lt, a_st, np.float32(p["color_threshold"]),
                          p["desc_offset"], p["min_matches"], np.float32(p["t_lower"]), np.float32(p["t_upper"]),
-                         p["ghost_absorb"], raw)
+                         p["ghost_absorb"], np.float32(p["shadow_threshold"]), np.float32(hi),
+                         np.float32(p["shadow_chroma"]), np.float32(p["shadow_tint"]),
+                         p["shadow_matches"], np.float32(p["shadow_consensus"]), raw, self.shadow_raw)
         self.last_img = img
         self.last_desc = desc
         # blinking pixels: raw label flips, now or at the previous frame
@@ -525,12 +665,25 @@ class SenseModel:
         blink = cur_blink | self.last_blink
         self.last_blink = cur_blink
         self.last_raw = raw.copy()
-        if p["fill_holes"]:
-            closed = cv2.morphologyEx(raw, cv2.MORPH_CLOSE, self.k3)
-            holes = _fill_holes_u8(closed)
-            m = raw | holes | cv2.erode(closed, self.k3, iterations=3)
+        if shadows:
+            sh = self.shadow_raw
+            kr = p["shadow_region"]
+            if kr > 1:  # region consistency: shadow where most raw foreground around is shadow
+                box = (kr, kr)
+                n_sh = cv2.boxFilter(sh, cv2.CV_32F, box, normalize=False, borderType=cv2.BORDER_REPLICATE)
+                n_fg = cv2.boxFilter(raw, cv2.CV_32F, box, normalize=False, borderType=cv2.BORDER_REPLICATE)
+                sh = raw & (n_sh >= np.float32(p["shadow_share"]) * n_fg).view(np.uint8)
+            self.shadow_px = sh
+            obj = raw & (1 - sh)
         else:
-            m = raw
+            self.shadow_px = self.shadow_raw
+            obj = raw
+        if p["fill_holes"]:
+            closed = cv2.morphologyEx(obj, cv2.MORPH_CLOSE, self.k3)
+            holes = _fill_holes_u8(closed)
+            m = obj | holes | cv2.erode(closed, self.k3, iterations=3)
+        else:
+            m = obj.copy()  # raw is reused at the next frame
         k = p["median_ksize"]
         if k > 1:  # median of a 0/1 mask = majority of the k x k window (a box sum: O(1) per pixel)
             m = (cv2.boxFilter(m, cv2.CV_16U, (k, k), normalize=False, borderType=cv2.BORDER_REPLICATE)
@@ -538,6 +691,7 @@ class SenseModel:
         dil = cv2.dilate(m, self.k3, iterations=3)
         self.blink = blink & (1 - dil)
         self.last_fg = m
+        self.shadow = (self.shadow_px & (1 - m)).view(bool)
         return m.view(bool)
 
 
@@ -561,6 +715,34 @@ class SenseParams(Params):
     lt_frames: int = Field(100, ge=1, description="frames of the long-term moving averages")
     st_frames: int = Field(25, ge=1, description="frames of the short-term moving averages")
     ghost_absorb: bool = Field(True, description="absorb long-static foreground from its border (SuBSENSE)")
+    detect_shadows: bool = Field(
+        True, description="cast shadows (darker, same colour direction, same texture) go to the shadow mask"
+    )
+    shadow_threshold: float = Field(
+        0.45, gt=0, lt=1, description="tau: lowest brightness ratio to the background a shadow may have"
+    )
+    shadow_max_ratio: float = Field(
+        0.95, gt=0, le=1, description="highest brightness ratio to the background a shadow may have"
+    )
+    shadow_chroma: float = Field(
+        0.05, ge=0, le=1, description="chromaticity distortion a shadow may have, as a share of its brightness"
+    )
+    shadow_matches: int = Field(
+        5, ge=1, le=64, description="background samples that must see a pixel as their shadow (<= n_samples)"
+    )
+    shadow_consensus: float = Field(
+        0.5, ge=0, le=1,
+        description="share of the samples with the pixel's texture that must see it as their shadow",
+    )
+    shadow_region: int = Field(
+        9, ge=1, le=31, description="window (odd) of the region test: a raw-foreground pixel is shadow when "
+        "shadow_share of the raw foreground around it is shadow; 1 = pixel test only",
+    )
+    shadow_share: float = Field(0.5, gt=0, le=1, description="share of the region test (see shadow_region)")
+    shadow_tint: float = Field(
+        0.3, ge=0, le=0.9,
+        description="largest sky tint of a shadow: blue kept by (1 + t), red by (1 - t); 0 = colour unchanged",
+    )
     fill_holes: bool = Field(True, description="close and fill holes of the raw mask before the median")
     median_ksize: int = Field(9, ge=1, le=31, description="median filter of the mask (odd; 1 = none)")
     seed: int = Field(0, ge=0, description="seed of the random update (results are deterministic)")
@@ -576,6 +758,12 @@ class SenseParams(Params):
     def _check(self):
         if self.t_upper < self.t_lower:
             raise ValueError(f"t_upper ({self.t_upper}) must be >= t_lower ({self.t_lower})")
+        if self.shadow_max_ratio <= self.shadow_threshold:
+            raise ValueError(
+                f"shadow_max_ratio ({self.shadow_max_ratio}) must be > shadow_threshold ({self.shadow_threshold})"
+            )
+        if self.shadow_matches > self.n_samples:
+            raise ValueError(f"shadow_matches ({self.shadow_matches}) must be <= n_samples ({self.n_samples})")
         if self.min_matches > self.n_samples:
             raise ValueError(f"min_matches ({self.min_matches}) must be <= n_samples ({self.n_samples})")
         return self
@@ -588,11 +776,12 @@ class Sense(Stage):
     name = "bgsub.sense"
     Params = SenseParams
     requires = ("image",)
-    provides = ("fg",)
+    provides = ("fg", "shadow")
     cite = (
         "P.-L. St-Charles, G.-A. Bilodeau, R. Bergevin, SuBSENSE: A universal change detection method "
         "with local adaptive sensitivity, IEEE TIP 24(1), 2015; O. Barnich, M. Van Droogenbroeck, ViBe, "
-        "IEEE TIP 20(6), 2011; G.-A. Bilodeau et al., LBSP, CRV 2013"
+        "IEEE TIP 20(6), 2011; G.-A. Bilodeau et al., LBSP, CRV 2013; T. Horprasert et al., shadow "
+        "detection, ICCV-FRAME 1999; S. Nadimi, B. Bhanu, physical shadow models, IEEE TPAMI 26(8), 2004"
     )
 
     def reset(self) -> None:
@@ -604,4 +793,5 @@ class Sense(Stage):
 
     def process(self, sample: Sample) -> Sample:
         sample["fg"] = self.model.apply(sample.image)
+        sample["shadow"] = self.model.shadow
         return sample

@@ -7,15 +7,17 @@ from classicseg.metrics.cdnet import evaluate_sequence
 pytestmark = pytest.mark.realdata
 
 
-def test_surveillance_preset_on_cdnet_highway(shared_data, tmp_path, capsys):
+@pytest.mark.parametrize("preset, f_min", [("surveillance", 0.95), ("surveillance-fast", 0.945)])
+def test_surveillance_presets_on_cdnet_highway(shared_data, tmp_path, capsys, preset, f_min):
+    """Measured when written: surveillance 0.959, surveillance-fast 0.952 (SuBSENSE 0.944)."""
     seq = shared_data / "cdnet2014" / "baseline" / "highway"
     out = tmp_path / "highway"
-    assert main(["run", "--preset", "surveillance", "-i", str(seq), "-o", str(out), "--threads", "1",
+    assert main(["run", "--preset", preset, "-i", str(seq), "-o", str(out), "--threads", "1",
                  "--no-progress"]) == 0
     res = evaluate_sequence(out, seq)
-    print(f"surveillance on highway: {res.metrics}")
+    print(f"{preset} on highway: {res.metrics}")
     assert res.n_frames == 1231  # temporal ROI 470..1700
-    assert res.metrics["f_measure"] >= 0.90, res.metrics
+    assert res.metrics["f_measure"] >= f_min, res.metrics
 
 
 def test_cli_eval_on_davis_ground_truth(shared_data, tmp_path, capsys):
@@ -38,9 +40,9 @@ def test_run_writes_davis_masks_that_the_evaluator_reads(shared_data, tmp_path, 
     assert "blackswan" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("seq, mota, idf1", [("TUD-Campus", 0.25, 0.38), ("TUD-Stadtmitte", 0.12, 0.25)])
+@pytest.mark.parametrize("seq, mota, idf1", [("TUD-Campus", 0.50, 0.62), ("TUD-Stadtmitte", 0.70, 0.68)])
 def test_tracking_preset_on_mot15(shared_data, tmp_path, capsys, seq, mota, idf1):
-    """What the tracking preset reaches (the issue's target, 0.5, is not met yet)."""
+    """What the tracking preset reaches (measured 0.524/0.655 and 0.723/0.705; the issue asks 0.5)."""
     import json
 
     video = shared_data / "mot15" / seq / f"{seq}.mp4"

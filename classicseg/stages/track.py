@@ -1,24 +1,30 @@
-"""Identity tracking of blobs or detections across frames (``track.hungarian``) and
-HOG people detection inside the foreground (``detect.people``).
+"""Identity tracking of blobs or detections across frames (``track.hungarian``).
 
-The tracker follows the classic tracking-by-detection recipe: predict each track's box
-with a constant-velocity model, build a cost matrix that mixes box overlap, centroid
-distance and appearance (an HSV colour histogram), solve the assignment with the
-Hungarian algorithm, gate implausible pairs, let unmatched tracks coast for a few frames
-(short occlusions, crossings) and confirm new tracks only after a few hits.
+The tracker follows the tracking-by-detection recipe of SORT and ByteTrack: a
+constant-velocity Kalman filter predicts each track's box; detections are assigned by
+the Hungarian algorithm on a cost that mixes box overlap, centroid distance and
+appearance (an HSV colour histogram); confident detections are assigned first, then weak
+ones (scored detections below ``high_score``) may only continue existing tracks; a new
+track is reported after ``min_hits`` matches and ends after ``max_missed`` misses. With
+``delay`` > 0 the stage holds that many frames back, which lets it report a track from
+its first detection once it is confirmed and fill short gaps by linear interpolation.
+(HOG people detection, ``detect.people``, lives in :mod:`classicseg.stages.detect`.)
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from pydantic import Field
 
+from classicseg.errors import ClassicsegError
 from classicseg.metrics.mot import box_iou
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
-from classicseg.types import Blob, Sample
+from classicseg.stages.detect import Detection, PeopleDetector, non_max_suppression  # noqa: F401 (re-exported)
+from classicseg.types import Sample
 
 _BIG = 1e6
 
@@ -41,27 +47,80 @@ def appearance_distance(h1: np.ndarray, h2: np.ndarray) -> float:
     return float(cv2.compareHist(h1, h2, cv2.HISTCMP_BHATTACHARYYA))
 
 
+class BoxKalman:
+    """Constant-velocity Kalman filter on a box's centre, width and height.
+
+    State ``(cx, cy, w, h, vx, vy, vw, vh)``; the noise scales with the box height, as
+    in DeepSORT (Wojke et al. 2017), so that near and far people are treated alike.
+    """
+
+    _F = np.eye(8) + np.eye(8, k=4)
+    _H = np.eye(4, 8)
+
+    def __init__(self, box, pos_std: float = 1 / 20, vel_std: float = 1 / 160) -> None:
+        self.pos_std, self.vel_std = pos_std, vel_std
+        z = _to_z(box)
+        self.x = np.r_[z, np.zeros(4)]
+        h = z[3]
+        std = np.r_[2 * pos_std * h, 2 * pos_std * h, 2 * pos_std * h, 2 * pos_std * h,
+                    10 * vel_std * h, 10 * vel_std * h, 10 * vel_std * h, 10 * vel_std * h]
+        self.P = np.diag(std**2)
+
+    def predict(self) -> None:
+        h = max(self.x[3], 1.0)
+        q = np.r_[np.full(4, self.pos_std * h), np.full(4, self.vel_std * h)] ** 2
+        self.x = self._F @ self.x
+        self.P = self._F @ self.P @ self._F.T + np.diag(q)
+
+    def update(self, box) -> None:
+        z = _to_z(box)
+        r = np.full(4, self.pos_std * max(self.x[3], 1.0)) ** 2
+        S = self._H @ self.P @ self._H.T + np.diag(r)
+        K = self.P @ self._H.T @ np.linalg.inv(S)
+        self.x = self.x + K @ (z - self._H @ self.x)
+        self.P = (np.eye(8) - K @ self._H) @ self.P
+
+    @property
+    def box(self) -> np.ndarray:
+        cx, cy, w, h = self.x[:4]
+        w, h = max(w, 1.0), max(h, 1.0)
+        return np.array([cx - w / 2, cy - h / 2, w, h])
+
+
+def _to_z(box) -> np.ndarray:
+    x, y, w, h = (float(v) for v in box)
+    return np.array([x + w / 2, y + h / 2, w, h])
+
+
 @dataclass
 class Track:
-    """One identity: its last box, velocity, appearance and bookkeeping."""
+    """One identity: its Kalman filter, appearance and bookkeeping."""
 
     id: int
-    box: np.ndarray  # x, y, w, h (float)
-    hist: np.ndarray
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    kf: BoxKalman
+    hist: np.ndarray | None
     hits: int = 1
     missed: int = 0
     confirmed: bool = False
+    last: tuple[int, np.ndarray] | None = None  # (frame index, box) of the last match
+    history: list = field(default_factory=list)  # (frame index, box) while tentative
+
+    @property
+    def box(self) -> np.ndarray:
+        return self.kf.box
 
     def predicted(self) -> np.ndarray:
-        b = self.box.copy()
-        b[:2] += self.velocity * (self.missed + 1)
-        return b
+        return self.kf.box
 
 
-def assignment_costs(tracks: list[Track], boxes: np.ndarray, hists: list[np.ndarray], diag: float,
+def assignment_costs(tracks: list[Track], boxes: np.ndarray, hists: list, diag: float,
                      w_iou: float, w_dist: float, w_app: float, max_dist: float) -> np.ndarray:
-    """Cost of giving each detection (columns) to each track (rows); gated pairs cost ``_BIG``."""
+    """Cost of giving each detection (columns) to each track (rows); gated pairs cost ``_BIG``.
+
+    ``w_iou (1 - IoU) + w_dist d / diag + w_app Bhattacharyya``, where ``d`` is the
+    centroid distance; a pair that neither overlaps nor lies within ``max_dist`` of the
+    diagonal is gated out.
+    """
     if not tracks or len(boxes) == 0:
         return np.zeros((len(tracks), len(boxes)))
     pred = np.array([t.predicted() for t in tracks])
@@ -69,9 +128,20 @@ def assignment_costs(tracks: list[Track], boxes: np.ndarray, hists: list[np.ndar
     pc = pred[:, :2] + pred[:, 2:] / 2
     dc = boxes[:, :2] + boxes[:, 2:] / 2
     dist = np.linalg.norm(pc[:, None] - dc[None], axis=2) / diag
-    app = np.array([[appearance_distance(t.hist, h) for h in hists] for t in tracks]) if w_app else 0.0
-    cost = w_iou * (1 - iou) + w_dist * dist + w_app * app
+    cost = w_iou * (1 - iou) + w_dist * dist
+    if w_app:
+        cost = cost + w_app * np.array([[appearance_distance(t.hist, h) if t.hist is not None and h is not None
+                                         else 0.0 for h in hists] for t in tracks])
     return np.where((iou > 0) | (dist <= max_dist), cost, _BIG)
+
+
+def _assign(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
+    if cost.size == 0:
+        return []
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] <= max_cost]
 
 
 class TrackParams(Params):
@@ -82,128 +152,135 @@ class TrackParams(Params):
     max_dist: float = Field(0.1, gt=0, le=1, description="gate: centroid distance (fraction of the diagonal)")
     max_missed: int = Field(10, ge=0, description="frames a track coasts unmatched before it ends")
     min_hits: int = Field(3, ge=1, description="matches before a new track is reported")
-    smoothing: float = Field(0.6, ge=0, le=1, description="weight of the new detection in the box update")
     hist_bins: int = Field(16, ge=2, le=64, description="hue and saturation bins of the appearance model")
+    high_score: float | None = Field(None, ge=-10, le=10,
+                                     description="detections scoring less only continue tracks (ByteTrack); blobs "
+                                                 "without a score count as confident (None: every detection may "
+                                                 "start a track)")
+    low_iou: float = Field(0.3, ge=0, le=1, description="IoU a weak detection needs with a track's prediction")
+    tentative_missed: int = Field(0, ge=0, description="misses that end a track not yet confirmed")
+    delay: int = Field(0, ge=0, le=100, description="frames held back to report confirmed tracks from their first "
+                                                    "match and interpolate gaps up to this long (adds latency)")
 
 
 @register
 class HungarianTracker(Stage):
-    """Persistent identities for blobs by Hungarian assignment on overlap, distance and colour."""
+    """Persistent identities for blobs: Kalman prediction, Hungarian assignment on overlap, distance and colour."""
 
     name = "track.hungarian"
     Params = TrackParams
     requires = ("blobs",)
     provides = ("tracks",)
-    cite = "H. W. Kuhn, The Hungarian method for the assignment problem, 1955; A. Bewley et al., SORT, ICIP 2016"
+    cite = ("H. W. Kuhn, The Hungarian method for the assignment problem, 1955; A. Bewley et al., SORT, ICIP 2016; "
+            "Y. Zhang et al., ByteTrack, ECCV 2022")
+
+    @property
+    def latency(self) -> int:  # type: ignore[override]
+        return self.params.delay
 
     def reset(self) -> None:
         self.tracks: list[Track] = []
         self.next_id = 1
+        self.pending: deque[Sample] = deque()
+        self.out: dict[int, dict[int, tuple]] = {}  # frame index -> {track id: box} not yet emitted
 
-    def process(self, sample: Sample) -> Sample:
+    # -- the per-frame update ----------------------------------------------------------
+    def _update(self, sample: Sample) -> None:
         p = self.params
         blobs = sample["blobs"]
+        f = sample.index
+        self.out.setdefault(f, {})
         boxes = np.array([[b.x, b.y, b.w, b.h] for b in blobs], np.float64).reshape(-1, 4)
+        if len(boxes) and (boxes[:, 2:] <= 0).any():
+            raise ClassicsegError(f"track.hungarian: frame {f}: a blob has a non-positive width or height")
+        scores = np.array([getattr(b, "score", np.inf) for b in blobs], np.float64)
         hists = [colour_histogram(sample.image, b, p.hist_bins) for b in boxes] if p.w_app else [None] * len(boxes)
         h, w = sample.shape
         diag = float(np.hypot(h, w))
-        cost = assignment_costs(self.tracks, boxes, hists, diag, p.w_iou, p.w_dist, p.w_app, p.max_dist)
+        for t in self.tracks:
+            t.kf.predict()
+        strong = scores >= p.high_score if p.high_score is not None else np.ones(len(scores), bool)
+        high, low = np.flatnonzero(strong), np.flatnonzero(~strong)
+        # 1. confident detections against every track
+        cost = assignment_costs(self.tracks, boxes[high], [hists[i] for i in high], diag,
+                                p.w_iou, p.w_dist, p.w_app, p.max_dist)
         matched_t, matched_d = set(), set()
-        if cost.size:
-            from scipy.optimize import linear_sum_assignment
-
-            rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols):
-                if cost[r, c] <= p.max_cost:
-                    self._update(self.tracks[r], boxes[c], hists[c])
-                    matched_t.add(r)
-                    matched_d.add(c)
+        for r, c in _assign(cost, p.max_cost):
+            self._match(self.tracks[r], boxes[high[c]], hists[high[c]], f)
+            matched_t.add(r)
+            matched_d.add(int(high[c]))
+        # 2. weak detections may continue the tracks left over (overlap only)
+        rest = [i for i in range(len(self.tracks)) if i not in matched_t]
+        if rest and len(low):
+            iou = box_iou(np.array([self.tracks[i].predicted() for i in rest]), boxes[low])
+            for r, c in _assign(np.where(iou >= p.low_iou, 1 - iou, _BIG), 1.0):
+                self._match(self.tracks[rest[r]], boxes[low[c]], hists[low[c]], f)
+                matched_t.add(rest[r])
         for i, t in enumerate(self.tracks):
             if i not in matched_t:
                 t.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed <= p.max_missed]
-        for c in range(len(boxes)):
-            if c not in matched_d:
-                self.tracks.append(Track(self.next_id, boxes[c].copy(), hists[c], confirmed=p.min_hits <= 1))
+        self.tracks = [t for t in self.tracks
+                       if t.missed <= (p.max_missed if t.confirmed else p.tentative_missed)]
+        # 3. confident detections left over start tentative tracks
+        for c in high:
+            if int(c) not in matched_d:
+                t = Track(self.next_id, BoxKalman(boxes[c]), hists[c], confirmed=p.min_hits <= 1,
+                          last=(f, boxes[c].copy()))
                 self.next_id += 1
-        sample["tracks"] = [(t.id, tuple(float(v) for v in t.box)) for t in self.tracks
-                            if t.confirmed and t.missed == 0]
-        return sample
+                self.tracks.append(t)
+                self._report(t, f, boxes[c])
 
-    def _update(self, t: Track, box: np.ndarray, hist) -> None:
-        a = self.params.smoothing
-        new_centre = box[:2] + box[2:] / 2
-        old_centre = t.box[:2] + t.box[2:] / 2
-        t.velocity = 0.5 * t.velocity + 0.5 * (new_centre - old_centre) / (t.missed + 1)
-        t.box = a * box + (1 - a) * t.predicted()
+    def _match(self, t: Track, box: np.ndarray, hist, f: int) -> None:
+        t.kf.update(box)
         if hist is not None and t.hist is not None:
             t.hist = (0.8 * t.hist + 0.2 * hist).astype(np.float32)
         t.hits += 1
-        t.missed = 0
+        was_confirmed = t.confirmed
         if t.hits >= self.params.min_hits:
             t.confirmed = True
+        shown = box  # the detection's box: closer to the person than the filter's on a walking gait
+        if t.confirmed and t.last is not None and t.missed:  # fill the gap it was missing in
+            f0, b0 = t.last
+            for k in range(f0 + 1, f):
+                if k in self.out:
+                    a = (k - f0) / (f - f0)
+                    self.out[k][t.id] = tuple(float(v) for v in (1 - a) * b0 + a * shown)
+        t.missed = 0
+        t.last = (f, np.asarray(shown, np.float64).copy())
+        if t.confirmed and not was_confirmed:  # report it from its first match, as far back as held
+            for k, b in t.history:
+                if k in self.out:
+                    self.out[k][t.id] = tuple(float(v) for v in b)
+            t.history = []
+        self._report(t, f, shown)
 
+    def _report(self, t: Track, f: int, box) -> None:
+        if t.confirmed:
+            self.out[f][t.id] = tuple(float(v) for v in box)
+        elif self.params.delay:
+            t.history.append((f, np.asarray(box, np.float64).copy()))
+            del t.history[:-self.params.delay - 1]
 
-class PeopleParams(Params):
-    scale: float = Field(1.05, gt=1, le=2, description="image pyramid step of detectMultiScale")
-    win_stride: int = Field(8, ge=1, le=64, description="window stride in pixels")
-    hit_threshold: float = Field(0.0, description="SVM score a window needs")
-    min_fg: float = Field(0.2, ge=0, le=1, description="share of foreground a detection must cover (0: ignore fg)")
-    nms_iou: float = Field(0.4, gt=0, le=1, description="overlap above which the weaker detection is dropped")
-    upscale: float = Field(1.0, ge=1, le=3, description="resize the frame by this before detecting (small people)")
-    shrink_w: float = Field(0.7, gt=0, le=1, description="HOG windows pad the person: keep this share of the width")
-    shrink_h: float = Field(0.9, gt=0, le=1, description="... and of the height (centred)")
+    def _emit(self) -> Sample:
+        s = self.pending.popleft()
+        s["tracks"] = sorted(self.out.pop(s.index, {}).items())
+        return s
 
-
-def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices of the boxes kept by greedy non-maximum suppression."""
-    order = np.argsort(-scores)
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        order = rest[box_iou(boxes[i:i + 1], boxes[rest])[0] <= iou] if rest.size else rest
-    return np.array(keep, int)
-
-
-@register
-class PeopleDetector(Stage):
-    """HOG + linear SVM people detection (Dalal & Triggs 2005), kept where there is foreground."""
-
-    name = "detect.people"
-    Params = PeopleParams
-    requires = ("fg",)
-    provides = ("blobs",)
-    cite = "N. Dalal, B. Triggs, Histograms of oriented gradients for human detection, CVPR 2005"
-
-    def reset(self) -> None:
-        self.hog = cv2.HOGDescriptor()
-        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-
+    # -- the stage contract --------------------------------------------------------------
     def process(self, sample: Sample) -> Sample:
-        p = self.params
-        img = sample.image
-        if p.upscale != 1.0:
-            img = cv2.resize(img, None, fx=p.upscale, fy=p.upscale, interpolation=cv2.INTER_LINEAR)
-        rects, weights = self.hog.detectMultiScale(img, hitThreshold=p.hit_threshold,
-                                                   winStride=(p.win_stride, p.win_stride), scale=p.scale)
-        boxes = np.asarray(rects, np.float64).reshape(-1, 4) / p.upscale
-        if len(boxes):  # the detector's window is wider than the person it finds
-            boxes[:, 0] += boxes[:, 2] * (1 - p.shrink_w) / 2
-            boxes[:, 1] += boxes[:, 3] * (1 - p.shrink_h) / 2
-            boxes[:, 2] *= p.shrink_w
-            boxes[:, 3] *= p.shrink_h
-        scores = np.asarray(weights, np.float64).reshape(-1)
-        fg = sample["fg"]
-        blobs = []
-        if len(boxes):
-            keep = non_max_suppression(boxes, scores, p.nms_iou)
-            for i in keep:
-                x, y, w, h = (int(round(v)) for v in boxes[i])
-                x0, y0 = max(x, 0), max(y, 0)
-                cover = fg[y0:y + h, x0:x + w].mean() if w > 0 and h > 0 and fg[y0:y + h, x0:x + w].size else 0
-                if cover >= p.min_fg:
-                    blobs.append(Blob(len(blobs) + 1, x, y, w, h, int(w * h), x + w / 2, y + h / 2))
-        sample["blobs"] = blobs
+        self._update(sample)
+        sample["tracks"] = sorted(self.out.pop(sample.index, {}).items())
         return sample
+
+    def step(self, sample: Sample) -> list[Sample]:
+        if not self.params.delay:
+            return [self.process(sample)]
+        self._update(sample)
+        self.pending.append(sample)
+        return [self._emit()] if len(self.pending) > self.params.delay else []
+
+    def flush(self) -> list[Sample]:
+        out = []
+        while self.pending:
+            out.append(self._emit())
+        return out

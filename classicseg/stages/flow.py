@@ -29,7 +29,8 @@ from classicseg.types import Sample
 __all__ = ["farneback", "dis", "warp", "fb_occlusion", "FarnebackFlow", "DISFlow"]
 
 
-def _gray(image: np.ndarray, what: str = "image") -> np.ndarray:
+def to_gray(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """Single-channel uint8 view of a BGR, one-channel or grey image (``what`` names it in errors)."""
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -42,8 +43,9 @@ def _gray(image: np.ndarray, what: str = "image") -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _pair(prev, curr) -> tuple[np.ndarray, np.ndarray]:
-    p, c = _gray(prev, "prev"), _gray(curr, "curr")
+def gray_pair(prev, curr) -> tuple[np.ndarray, np.ndarray]:
+    """Both frames of a flow pair in grey, checked to have the same size."""
+    p, c = to_gray(prev, "prev"), to_gray(curr, "curr")
     if p.shape != c.shape:
         raise ValueError(f"prev is {p.shape[1]}x{p.shape[0]} but curr is {c.shape[1]}x{c.shape[0]}")
     return p, c
@@ -89,7 +91,7 @@ def farneback(prev, curr, pyr_scale: float = 0.5, levels: int = 3, winsize: int 
     ----------
     G. Farnebäck, "Two-Frame Motion Estimation Based on Polynomial Expansion", SCIA 2003.
     """
-    p, c = _pair(prev, curr)
+    p, c = gray_pair(prev, curr)
 
     def fn(a, b):
         return cv2.calcOpticalFlowFarneback(a, b, None, pyr_scale, levels, winsize, iterations, poly_n,
@@ -147,7 +149,7 @@ def dis(prev, curr, preset: str = "medium", scale: float = 1.0, engine=None) -> 
     T. Kroeger, R. Timofte, D. Dai, L. Van Gool, "Fast Optical Flow using Dense Inverse
     Search", ECCV 2016.
     """
-    p, c = _pair(prev, curr)
+    p, c = gray_pair(prev, curr)
     d = engine if engine is not None else make_dis(preset)
     return _scaled(lambda a, b: d.calc(a, b, None), p, c, scale).astype(np.float32, copy=False)
 
@@ -155,7 +157,8 @@ def dis(prev, curr, preset: str = "medium", scale: float = 1.0, engine=None) -> 
 _GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``(xs, ys)`` pixel coordinates of an ``h`` x ``w`` frame (cached; do not write)."""
     g = _GRIDS.get((h, w))
     if g is None:
         if len(_GRIDS) > 8:
@@ -198,7 +201,7 @@ def warp(image_or_mask, flow, interpolation: int = cv2.INTER_LINEAR, border_valu
         a = a.astype(np.float32)
     elif a.dtype not in (np.uint8, np.uint16, np.int16, np.float32, np.float64):
         a = a.astype(np.float32)
-    xs, ys = _grid(*flow.shape[:2])
+    xs, ys = pixel_grid(*flow.shape[:2])
     mx = xs + flow[:, :, 0].astype(np.float32, copy=False)
     my = ys + flow[:, :, 1].astype(np.float32, copy=False)
     return cv2.remap(a, mx, my, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
@@ -235,7 +238,7 @@ def fb_occlusion(backward, forward, threshold: float = 1.0, relative: float = 0.
     if b.shape != f.shape or b.ndim != 3 or b.shape[2] != 2:
         raise ValueError(f"backward and forward must both be (H, W, 2), got {b.shape} and {f.shape}")
     h, w = b.shape[:2]
-    xs, ys = _grid(h, w)
+    xs, ys = pixel_grid(h, w)
     mx, my = xs + b[:, :, 0], ys + b[:, :, 1]
     fw = cv2.remap(f, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     s = b + fw
@@ -265,7 +268,7 @@ class _FlowStage(Stage):
 
     def process(self, sample: Sample) -> Sample:
         gray = sample.data.get("gray")
-        gray = _gray(sample.image) if gray is None else gray
+        gray = to_gray(sample.image) if gray is None else gray
         h, w = gray.shape
         if self.prev is None or self.prev.shape != gray.shape:
             flow = np.zeros((h, w, 2), np.float32)

@@ -1,7 +1,7 @@
 """Semi-supervised video object segmentation by mask propagation (``vos.propagate``).
 
 Given the object's mask on the first frame, each later frame gets a foreground
-probability (``prob``) that fuses two cues, as in ObjectFlow (Tsai et al. 2016) and
+probability (``prob``) that fuses these cues, as in ObjectFlow (Tsai et al. 2016) and
 its predecessors:
 
 * **motion**: the previous frame's final mask carried to the current frame along the
@@ -11,9 +11,15 @@ its predecessors:
 * **appearance**: colour histograms of the object and of the background around it
   (:class:`ColorModel`), built on the first frame and updated from confidently labelled
   pixels of later frames; this re-finds parts that the flow lost (fast motion,
-  occlusion).
+  occlusion);
+* **motion coherence** (``w_flow``): pixels that move with the object rather than with
+  its surroundings (:func:`motion_coherence`), which tells uncovered background from
+  object where colour cannot.
 
-The two are combined as a sum of weighted log-odds (a product of experts). A refinement
+The cues are combined as a sum of weighted log-odds (a product of experts). The warped
+mask's own confidence is bounded (``motion_confidence``) so that the other cues can
+correct it where it drifted, and (``linked``) parts of ``prob > 0.5`` that do not touch
+the warped mask are dropped, so colour alone does not start the object elsewhere. A refinement
 stage (``refine.graphcut``) then turns ``prob`` into the final ``fg``; the stage reads
 that final mask back from the previous sample, so the chain
 ``flow.* -> vos.propagate -> refine.*`` runs in a plain, causal pipeline.
@@ -33,7 +39,8 @@ from classicseg.stage import Params, Stage
 from classicseg.stages.flow import warp
 from classicseg.types import Sample
 
-__all__ = ["ColorModel", "motion_prior", "fuse", "propagate", "read_init_mask", "Propagate"]
+__all__ = ["ColorModel", "motion_prior", "motion_coherence", "fuse", "propagate", "unlinked_capped", "read_init_mask",
+           "Propagate"]
 
 _EPS = 1e-3
 
@@ -161,6 +168,63 @@ def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray 
     return w
 
 
+def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int = 15, inner: int = 3,
+                     noise: float = 1.0, relative: float = 0.25, limit: float = 4.0) -> np.ndarray:
+    """Log-odds that each pixel moves with the object rather than with its surroundings.
+
+    The object's motion ``u_o`` is the median flow over the warped mask eroded by
+    ``inner`` px, the background's ``u_b`` the median over the ring from ``inner`` to
+    ``ring`` px outside it. A pixel with flow ``f`` gets ``clip((|f − u_b| − |f − u_o|) / s,
+    ±limit)``, ``s = noise + relative·|u_o − u_b|``: about 0 where the two motions agree
+    (the cue then abstains), positive where the pixel follows the object. Background
+    uncovered behind the object, or static surroundings that the mask has crept onto,
+    move with the background, whatever their colour.
+
+    Parameters
+    ----------
+    flow : ndarray
+        float32 ``(H, W, 2)`` backward flow of the current frame.
+    warped : ndarray of bool
+        The previous mask carried to the current frame.
+    box : (y0, y1, x0, x1), optional
+        Compute only inside it (0 outside).
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)`` log-odds.
+
+    References
+    ----------
+    A. Papazoglou, V. Ferrari, "Fast Object Segmentation in Unconstrained Video", ICCV 2013
+    (the object moves differently from its surroundings); Y.-H. Tsai, M.-H. Yang, M. J.
+    Black, "Video Segmentation via Object Flow", CVPR 2016.
+    """
+    h, w = warped.shape
+    out = np.zeros((h, w), np.float32)
+    y0, y1, x0, x1 = box if box is not None else (0, h, 0, w)
+    m = warped[y0:y1, x0:x1]
+    if not m.any() or m.all():
+        return out
+    u8 = m.view(np.uint8)
+    din = cv2.distanceTransform(u8, cv2.DIST_L2, 3)
+    dout = cv2.distanceTransform(1 - u8, cv2.DIST_L2, 3)
+    obj = din > inner
+    if not obj.any():
+        obj = m
+    bg = (dout > inner) & (dout <= ring)
+    if not bg.any():
+        return out
+    f = flow[y0:y1, x0:x1]
+    uo = np.median(f[obj], axis=0)
+    ub = np.median(f[bg], axis=0)
+    s = noise + relative * float(np.hypot(*(uo - ub)))
+    ro = np.hypot(f[:, :, 0] - uo[0], f[:, :, 1] - uo[1])
+    rb = np.hypot(f[:, :, 0] - ub[0], f[:, :, 1] - ub[1])
+    out[y0:y1, x0:x1] = np.clip((rb - ro) / s, -limit, limit)
+    return out
+
+
 def fuse(p_motion: np.ndarray, p_colour: np.ndarray, w_motion: float = 1.0, w_colour: float = 1.0) -> np.ndarray:
     """Combine two probabilities by a weighted sum of log-odds: σ(a·logit(p_m) + b·logit(p_c))."""
     z = w_motion * _logit(p_motion) + w_colour * _logit(p_colour)
@@ -169,7 +233,8 @@ def fuse(p_motion: np.ndarray, p_colour: np.ndarray, w_motion: float = 1.0, w_co
 
 def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusion=None, sigma: float = 2.0,
               motion_sigma: float = 0.1, w_motion: float = 1.0, w_colour: float = 1.0, margin: float = 0.15,
-              min_margin: int = 16) -> np.ndarray:
+              min_margin: int = 16, motion_confidence: float = 1.0, linked: bool = False,
+              w_flow: float = 0.0) -> np.ndarray:
     """Foreground probability of frame ``t`` from the previous mask, the flow and a colour model.
 
     Parameters
@@ -192,6 +257,17 @@ def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusio
         The colour model is applied only inside the bounding box of the warped mask grown
         by ``margin`` × its size (at least ``min_margin`` px); the probability is 0
         outside it (the object moves by less than that between frames).
+    motion_confidence : float
+        Largest probability the warped mask alone gives: with ``c < 1`` the motion prior
+        is mapped from [0, 1] to [1 − c, c] before the fusion, so that a confident colour
+        can overrule it (e.g. background uncovered behind the object, which the backward
+        flow labels as object). 1 keeps it as it is (the fusion clips it at 1e-3).
+    linked : bool
+        Components of ``prob > 0.5`` that do not touch the warped mask are lowered to
+        ``1 − motion_confidence``: the object continues the previous mask, and colour
+        alone does not start a new part of it far away.
+    w_flow : float
+        Weight of the :func:`motion_coherence` log-odds (0: not used).
 
     Returns
     -------
@@ -202,10 +278,36 @@ def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusio
     ----------
     Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016.
     """
+    if not 0.5 < motion_confidence <= 1.0:
+        raise ValueError(f"motion_confidence must be in (0.5, 1], got {motion_confidence}")
     pm = motion_prior(prev_mask, flow, occlusion, sigma, motion_sigma)
     if colour is None:
         return pm
-    return _fuse_in_box(pm, image, colour, w_motion, w_colour, margin, min_margin)
+    box = _box(pm > 0.5, margin, min_margin)
+    soft = pm if motion_confidence == 1.0 else (1.0 - motion_confidence) + (2.0 * motion_confidence - 1.0) * pm
+    prob = fuse_in_box(soft, image, colour, w_motion, w_colour, margin, min_margin, box=box)
+    if w_flow > 0 and box is not None:
+        y0, y1, x0, x1 = box
+        z = _logit(prob[y0:y1, x0:x1]) + w_flow * motion_coherence(flow, pm > 0.5, box)[y0:y1, x0:x1]
+        prob[y0:y1, x0:x1] = 1.0 / (1.0 + np.exp(-z))
+    if linked:
+        prob = unlinked_capped(prob, pm > 0.5, 1.0 - motion_confidence)
+    return prob
+
+
+def unlinked_capped(prob: np.ndarray, core: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """``prob`` with the 8-connected components of ``prob > 0.5`` that do not touch ``core``
+    lowered to at most ``floor`` (a new array; ``prob`` is not modified)."""
+    sel = prob > 0.5
+    n, labels = cv2.connectedComponents(sel.view(np.uint8), connectivity=8)
+    out = prob.copy()
+    if n <= 1:
+        return out
+    hit = np.bincount(labels[core & sel], minlength=n) > 0
+    hit[0] = True
+    drop = ~hit[labels]
+    out[drop] = np.minimum(out[drop], np.float32(floor))
+    return out
 
 
 def _box(mask: np.ndarray, margin: float, min_margin: int):
@@ -259,11 +361,17 @@ class PropagateParams(Params):
     rate: float = Field(0.0, ge=0, le=1, description="colour model update rate per frame (0: first frame only)")
     margin: float = Field(0.15, ge=0, le=2, description="work box around the warped mask, fraction of its size")
     min_margin: int = Field(16, ge=0, le=500, description="smallest work-box margin (px)")
+    motion_confidence: float = Field(
+        1.0, gt=0.5, le=1, description="largest probability the warped mask alone gives (1: trusted fully; lower "
+        "lets a confident colour overrule it)")
+    w_flow: float = Field(0.0, ge=0, le=10, description="weight of the motion-coherence log-odds (0: off)")
+    linked: bool = Field(False, description="lower components of prob > 0.5 that do not touch the warped mask")
     win: int = Field(60, ge=8, le=400, description="local mode: classifier window side (px)")
     local_bins: int = Field(8, ge=2, le=32, description="local mode: histogram levels per channel")
 
 
-def _colour(image: np.ndarray, space: str) -> np.ndarray:
+def to_colour_space(image: np.ndarray, space: str) -> np.ndarray:
+    """A BGR frame in the colour space the colour models use: ``lab``, ``hsv`` or ``bgr``."""
     if space == "lab":
         return cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
     if space == "hsv":
@@ -325,7 +433,7 @@ class Propagate(Stage):
 
     def process(self, sample: Sample) -> Sample:
         p = self.params
-        img = _colour(sample.image, p.colour_space)
+        img = to_colour_space(sample.image, p.colour_space)
         if self.prev is None:
             if self.init is None:
                 raise ClassicsegError(f"{self.name}: no first-frame mask (set init_mask, or --init-mask)")
@@ -353,18 +461,21 @@ class Propagate(Stage):
         occ = sample.data.get("occlusion")
         if p.mode == "local":
             pl, _ = local_classifiers(self.prev_img, prev, img, flow, p.win, p.local_bins)
-            prob = _fuse_in_box(pl, img, self.colour, p.w_motion, p.w_colour, p.margin, p.min_margin)
+            prob = fuse_in_box(pl, img, self.colour, p.w_motion, p.w_colour, p.margin, p.min_margin)
         else:
             prob = propagate(img, prev, flow, self.colour, occ, p.sigma, p.motion_sigma, p.w_motion, p.w_colour,
-                             p.margin, p.min_margin)
+                             p.margin, p.min_margin, p.motion_confidence, p.linked, p.w_flow)
         sample["prob"] = prob
         sample["ids"] = warp_ids(self.prev.data.get("ids"), flow)
         self.prev, self.prev_img = sample, img
         return sample
 
 
-def _fuse_in_box(prob, image, colour: ColorModel, w_motion, w_colour, margin, min_margin) -> np.ndarray:
-    box = _box(prob > 0.5, margin, min_margin)
+def fuse_in_box(prob, image, colour: ColorModel, w_motion, w_colour, margin, min_margin, box=False) -> np.ndarray:
+    """Fuse ``prob`` with the colour posterior inside the work box of ``prob > 0.5`` (or the
+    ``box`` given); 0 outside it."""
+    if box is False:
+        box = _box(prob > 0.5, margin, min_margin)
     out = np.zeros_like(prob)
     if box is None or not colour.ready or w_colour == 0:
         return prob if box is not None else out

@@ -8,6 +8,7 @@ from classicseg.registry import get
 from classicseg.stages.refine import GraphCut, densecrf, graphcut, keep_connected, roi_box
 from classicseg.stages.vos import (
     ColorModel, Propagate, assign_ids, fuse, local_classifiers, motion_prior, propagate, read_init_mask,
+    unlinked_capped,
 )
 from classicseg.types import Sample
 
@@ -176,3 +177,65 @@ def test_graphcut_connectivity_checked_before_the_first_frame():
     with pytest.raises(ConfigError, match=r"refine.graphcut\): connectivity: input should be 4 or 8"):
         validate({"pipeline": [{"stage": "flow.dis"}, {"stage": "vos.propagate"},
                                {"stage": "refine.graphcut", "connectivity": 6}]})
+
+
+def test_motion_confidence_lets_colour_remove_uncovered_background():
+    # the previous mask covers a red disk and, wrongly, a grey patch beside it (background
+    # uncovered behind the object); the colour model knows grey is background
+    img = np.full((40, 60, 3), 120, np.uint8)
+    disk = np.zeros((40, 60), bool)
+    disk[10:30, 10:30] = True
+    img[disk] = (40, 40, 220)
+    prev = disk.copy()
+    prev[10:30, 30:45] = True
+    cm = ColorModel(8)
+    cm.update(img, disk, ~disk)
+    flow = np.zeros((40, 60, 2), np.float32)
+    trusted = propagate(img, prev, flow, cm, sigma=0)
+    soft = propagate(img, prev, flow, cm, sigma=0, motion_confidence=0.8)
+    assert (trusted[10:30, 32:43] > 0.5).all()  # the warped mask wins: 1e-3 clip vs colour
+    assert (soft[10:30, 32:43] < 0.5).all() and (soft[12:28, 12:28] > 0.5).all()
+    with pytest.raises(ValueError, match=r"motion_confidence must be in \(0.5, 1\], got 0.3"):
+        propagate(img, prev, flow, cm, motion_confidence=0.3)
+
+
+def test_unlinked_capped_known_answer():
+    prob = np.zeros((10, 20), np.float32)
+    prob[2:5, 2:5] = 0.9
+    prob[2:5, 12:15] = 0.8  # a second component away from the core
+    core = np.zeros((10, 20), bool)
+    core[3, 3] = True
+    out = unlinked_capped(prob, core, 0.2)
+    assert np.array_equal(out[2:5, 2:5], prob[2:5, 2:5])
+    assert np.allclose(out[2:5, 12:15], 0.2)
+    assert prob[3, 13] == pytest.approx(0.8)  # input untouched
+    assert np.array_equal(unlinked_capped(np.zeros((4, 4), np.float32), core[:4, :4]), np.zeros((4, 4)))
+
+
+def test_linked_stage_option_drops_far_colour_blobs():
+    # a second red blob inside the work box but apart from the object: colour says object,
+    # the warped mask says not
+    frames, masks = _clip(n=3)
+    far = frames[2].copy()
+    far[52:60, 42:50] = (40, 40, 220)
+    clip = [frames[0], frames[1], far]
+    loose = ["vos.propagate.motion_confidence=0.8", "vos.propagate.w_flow=0"]
+    assert _run_pipeline(clip, masks[0], [*loose, "vos.propagate.linked=false"])[2]["fg"][52:60, 42:50].all()
+    out = _run_pipeline(clip, masks[0], [*loose, "vos.propagate.linked=true"])
+    assert not out[2]["fg"][52:60, 42:50].any()
+    assert _iou(out[2]["fg"], masks[2]) > 0.85
+
+
+def test_motion_coherence_known_answer():
+    from classicseg.stages.vos import motion_coherence
+
+    warped = np.zeros((40, 60), bool)
+    warped[10:30, 10:40] = True
+    flow = np.zeros((40, 60, 2), np.float32)
+    flow[10:30, 10:30] = (-4, 0)  # the object moved 4 px right; its right part is uncovered background
+    z = motion_coherence(flow, warped, noise=1.0, relative=0.0, limit=3.0)
+    assert (z[12:28, 12:28] == 3.0).all()      # moves with the object
+    assert (z[12:28, 32:38] == -3.0).all()     # inside the mask but static: background
+    assert z.dtype == np.float32
+    # no relative motion: the cue abstains
+    assert not motion_coherence(np.zeros_like(flow), warped).any()

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from classicseg.stages.refine import GraphCut, graphcut
+
+
+def _disk_scene(h=120, w=160, r=30):
+    yy, xx = np.mgrid[:h, :w]
+    disk = (yy - h // 2) ** 2 + (xx - w // 2) ** 2 <= r * r
+    img = np.full((h, w, 3), 60, np.uint8)
+    img[disk] = (30, 30, 220)
+    prob = np.where(disk, 0.7, 0.3).astype(np.float32)
+    prob[:, : w // 4] = 0.5  # no evidence on the left: the edges decide
+    return img, prob, disk
+
+
+def test_graphcut_max_pixels_shrinks_large_boxes_and_keeps_the_answer():
+    img, prob, disk = _disk_scene()
+    full = graphcut(img, prob, gamma=10.0)
+    small = graphcut(img, prob, gamma=10.0, max_pixels=img.shape[0] * img.shape[1] // 4)
+    assert np.array_equal(full, disk)
+    # a half-size grid: the boundary moves by at most ~1 px of it
+    assert (small ^ disk).sum() < 0.05 * disk.sum()
+    assert small.dtype == bool and small.shape == disk.shape
+    # a box under the limit is cut as it is
+    assert np.array_equal(graphcut(img, prob, gamma=10.0, max_pixels=10 ** 6), full)
+
+
+def test_graphcut_max_pixels_inside_a_box():
+    img, prob, disk = _disk_scene()
+    box = (20, 100, 40, 120)
+    fg = graphcut(img, prob, gamma=10.0, box=box, max_pixels=1600)
+    assert not fg[:20].any() and not fg[:, :40].any()
+    assert (fg ^ disk).sum() < 0.1 * disk.sum()
+
+
+def test_graphcut_max_pixels_rejects_negative():
+    img, prob, _ = _disk_scene(20, 20, 5)
+    with pytest.raises(ValueError, match="max_pixels must be >= 0, got -1"):
+        graphcut(img, prob, max_pixels=-1)
+
+
+def test_graphcut_stage_passes_max_pixels():
+    from classicseg.types import Sample
+
+    img, prob, disk = _disk_scene()
+    s = Sample(0, "0", img)
+    s["prob"] = prob
+    fg = GraphCut(gamma=10.0, max_pixels=4000).process(s)["fg"]
+    assert (fg ^ disk).sum() < 0.1 * disk.sum()

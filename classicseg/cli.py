@@ -56,6 +56,10 @@ def _progress(total, desc, enabled):
 
 def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None) -> None:
     click.echo(f"{name}: {stats.frames} frames in {stats.seconds:.2f} s ({stats.fps:.1f} frames/s)")
+    lat = stats.latency_ms()
+    if lat:
+        click.echo(f"  latency per frame: mean {lat['mean']:.2f} ms, p50 {lat['p50']:.2f}, p95 {lat['p95']:.2f}, "
+                   f"max {lat['max']:.2f}")
     for k, share in stats.shares().items():
         click.echo(f"  {k:<24} {100 * share:5.1f}%")
     if out_dir is not None:
@@ -72,6 +76,16 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--overlay", type=click.Path(dir_okay=False), help="Also write an overlay video (.mp4).")
 @click.option("--init-mask", type=click.Path(dir_okay=False),
               help="First-frame mask for semi-supervised video object segmentation (e.g. DAVIS 00000.png).")
+@click.option("--keyframes", type=click.Path(file_okay=False),
+              help="Folder of corrected masks named by frame number (00042.png): propagated both ways (vos).")
+@click.option("--merge", type=click.Choice(["nearest", "vote"]), default="nearest", show_default=True,
+              help="Keyframes: a frame takes the nearer keyframe's result, or a distance-weighted vote of both.")
+@click.option("--prior", type=click.Path(file_okay=False),
+              help="Folder of another model's per-frame masks/probabilities/class maps (PNG, .npy, .npz).")
+@click.option("--prior-match", type=click.Choice(["auto", "number", "order"]), default="auto", show_default=True,
+              help="Match prior files to frames by the number in their names, or by sorted order.")
+@click.option("--prior-weight", type=click.FloatRange(0, 10), default=1.0, show_default=True,
+              help="Weight of the prior's log-odds where it is fused into the vos probability.")
 @click.option("--events", is_flag=True, help="Write events.jsonl even when no events stage is configured.")
 @click.option("--snapshots", is_flag=True, help="Save an overlay image per event under OUTPUT/snapshots/.")
 @click.option("--threads", type=click.IntRange(0, 256), default=None, help="OpenCV threads (default: OpenCV's choice).")
@@ -81,8 +95,8 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Where stages run (default: the config's `backend`, else cpu); cuda needs OpenCV built with CUDA.")
-def run(preset, config_file, sets, input_, output, overlay, init_mask, events, snapshots, threads, max_bad_frames,
-        max_frames, progress, as_json, backend):
+def run(preset, config_file, sets, input_, output, overlay, init_mask, keyframes, merge, prior, prior_match,
+        prior_weight, events, snapshots, threads, max_bad_frames, max_frames, progress, as_json, backend):
     """Run a pipeline on a video, image folder, camera or stream and write masks."""
     from itertools import islice
 
@@ -93,12 +107,21 @@ def run(preset, config_file, sets, input_, output, overlay, init_mask, events, s
 
     _threads(threads)
     spec = resolve(preset, config_file, sets)  # validated before any frame is read
-    if init_mask:
+    if init_mask and not keyframes:  # with keyframes, the initial mask is keyframe 0 of the driver
         takers = [st.id for st in spec.steps if "init_mask" in type(st.params).model_fields]
         if not takers:
             raise ConfigError(f"--init-mask: no stage of pipeline {spec.name!r} takes an initial mask "
                               f"(use --preset vos)")
         spec = resolve(preset, config_file, [*sets, f"{takers[0]}.init_mask={init_mask}"])
+    if prior:
+        from classicseg.stages.prior import with_prior_fuse
+
+        spec = with_prior_fuse(spec, prior_weight)
+    else:
+        from classicseg.stages.prior import needs_prior
+
+        if needs_prior(spec):
+            raise ConfigError(f"pipeline {spec.name!r} reads another model's masks: give --prior DIR")
     pipe = Pipeline.from_spec(spec, backend)  # and the backend resolved
     opts = spec.source.model_dump()
     if max_bad_frames is not None:
@@ -119,8 +142,25 @@ def run(preset, config_file, sets, input_, output, overlay, init_mask, events, s
     total = min(filter(None, [source.length, max_frames]), default=None)
     bar = _progress(total, source.name, progress and not as_json)
     frames = islice(source, max_frames) if max_frames else source
+    priors = None
+    if prior:
+        from classicseg.io.priors import PriorFolder, attach_prior
+
+        priors = PriorFolder(prior, prior_match)
+        priors.check_count(source.length if not max_frames else None)
+        frames = attach_prior(frames, priors)
+        if not keyframes and not init_mask and any(hasattr(s, "set_init_mask") for s in pipe.stages):
+            from classicseg.keyframes import init_stage, seed_from_prior
+
+            frames = seed_from_prior(frames, init_stage(pipe))  # the first frame's prior starts vos
     try:
-        stats = pipe.run(frames, sinks, progress=bar)
+        if keyframes:
+            from classicseg.keyframes import run_with_keyframes
+
+            stats = run_with_keyframes(pipe, source, max_frames, keyframes, init_mask, priors, merge, sinks,
+                                       progress=bar)
+        else:
+            stats = pipe.run(frames, sinks, progress=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -156,15 +196,88 @@ def _print_table(rows: list[dict]) -> None:
         click.echo("  ".join(_fmt(r.get(c, "")).ljust(widths[c]) for c in cols))
 
 
+def _run_speeds(pred) -> list[dict]:
+    """frames/s and latency from the run.json (``classicseg run``) or .done.json (``classicseg batch``,
+    no latency) of a prediction folder and of its sub-folders two levels down."""
+    if pred is None or not Path(pred).is_dir():
+        return []
+    found = []
+    for d in [Path(pred), *sorted(Path(pred).glob("*/")), *sorted(Path(pred).glob("*/*/"))]:
+        f = next((d / n for n in ("run.json", ".done.json") if (d / n).is_file()), None)
+        if f is not None:
+            found.append(f)
+    rows = []
+    for f in found:
+        try:
+            d = json.loads(f.read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("%s: cannot read: %s", f, exc)
+            continue
+        if not isinstance(d, dict) or "fps" not in d:
+            continue
+        lat = d.get("latency_ms") or {}
+        rows.append({"run": f.parent.name or str(f.parent), "frames": d.get("frames", ""), "frames/s": d.get("fps", ""),
+                     **{f"latency {k} ms": lat[k] for k in ("mean", "p50", "p95", "max") if k in lat}})
+    return rows
+
+
+def _flow_pictures(viz: Path):
+    """An ``on_pair`` callback writing computed flow, ground truth and EPE pictures into ``viz``."""
+    import numpy as np
+
+    from classicseg.io.images import ensure_writable_dir, write_image
+    from classicseg.metrics.flow import endpoint_error
+    from classicseg.viz import error_to_color, flow_to_color
+
+    ensure_writable_dir(viz)
+
+    def write(r) -> None:
+        gt_speed = np.sqrt((r.gt ** 2).sum(axis=2))[r.valid]
+        top = float(gt_speed.max()) if gt_speed.size and gt_speed.max() > 0 else None
+        write_image(viz / f"{r.name}_gt.png", flow_to_color(r.gt, top, r.valid))
+        write_image(viz / f"{r.name}_flow.png", flow_to_color(r.flow, top))
+        write_image(viz / f"{r.name}_epe.png", error_to_color(endpoint_error(r.flow, r.gt), 3.0, r.valid))
+        r.flow = r.gt = r.valid = None
+
+    return write
+
+
+_EVAL_NEEDS = {"cdnet": ("pred", "gt"), "davis": ("pred", "gt"), "mot": ("pred", "gt"), "miou": ("pred", "gt"),
+               "flow": ("gt",), "consistency": ("pred", "images")}
+
+
 @cli.command("eval")
-@click.option("--metric", "-m", type=click.Choice(["cdnet", "davis", "mot"]), required=True, help="Benchmark rules.")
-@click.option("--pred", required=True, type=click.Path(),
-              help="Predicted masks (a sequence folder or a root), or a MOT tracks.txt.")
-@click.option("--gt", required=True, type=click.Path(),
-              help="Ground truth: CDnet sequence/category/root, DAVIS annotations, MOT gt.txt or sequence folder.")
+@click.option("--metric", "-m", type=click.Choice(list(_EVAL_NEEDS)), required=True,
+              help="cdnet, davis, mot: the benchmarks' rules; miou: per-class IoU of class maps; "
+                   "flow: optical-flow EPE / Fl; consistency: flow-warped IoU of consecutive masks.")
+@click.option("--pred", type=click.Path(),
+              help="Predicted masks (a sequence folder or a root), a MOT tracks.txt, or (flow) a folder of "
+                   "<pair>.flo / KITTI <pair>.png files.")
+@click.option("--gt", type=click.Path(),
+              help="Ground truth: CDnet sequence/category/root, DAVIS annotations, MOT gt.txt or sequence folder, "
+                   "class-map folder(s) (miou), or a Middlebury/KITTI flow root (flow).")
+@click.option("--method", type=click.Choice(["dis", "farneback", "zero"]), default=None,
+              help="flow: compute the flow of each GT pair with this method (default dis unless --pred); "
+                   "consistency: flow between input frames (default dis).")
+@click.option("--scale", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Resolution fraction at which --method computes the flow.")
+@click.option("--images", type=click.Path(), help="consistency: the input frames (sequence folder or root).")
+@click.option("--occlusion", is_flag=True, help="consistency: also skip pixels failing a forward-backward check.")
+@click.option("--viz", type=click.Path(file_okay=False),
+              help="flow: write <pair>_flow.png, <pair>_gt.png (Middlebury colours) and <pair>_epe.png here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def eval_(metric, pred, gt, as_json):
-    """Score masks by the exact CDnet 2014 or DAVIS rules, or tracks by MOTChallenge's."""
+def eval_(metric, pred, gt, method, scale, images, occlusion, viz, as_json):
+    """Score masks by the exact CDnet 2014 or DAVIS rules, tracks by MOTChallenge's, class maps by
+    IoU, optical flow by EPE / Fl, or masks by temporal consistency."""
+    given = {"pred": pred, "gt": gt, "images": images}
+    missing = [f"--{k}" for k in _EVAL_NEEDS[metric] if not given[k]]
+    if missing:
+        raise click.UsageError(f"--metric {metric} needs {' and '.join(missing)}")
+    if metric == "flow" and pred and method:
+        raise click.UsageError("--metric flow: give --pred (score flow files) or --method (compute), not both")
+    if viz and metric != "flow":
+        raise click.UsageError("--viz is for --metric flow")
+    extra: dict = {}
     if metric == "mot":
         from classicseg.metrics.mot import evaluate, find_gt_file
 
@@ -181,17 +294,59 @@ def eval_(metric, pred, gt, as_json):
                 log.warning("%s: %s", v.name, w)
         rows = result.table()
         shown = ["level", "name", "frames", "recall", "specificity", "fpr", "fnr", "pwc", "precision", "f_measure"]
-    else:
+    elif metric == "davis":
         from classicseg.metrics.davis import evaluate_dataset
 
         result = evaluate_dataset(pred, gt)
         rows = result.table()
         shown = list(rows[0])
-    if as_json:
-        click.echo(json.dumps({"metric": metric, "pred": str(pred), "gt": str(gt), "rows": rows}, indent=2,
-                              default=float))
+    elif metric == "miou":
+        from classicseg.metrics.segmentation import evaluate_dataset
+
+        rows = [r.row() for r in evaluate_dataset(pred, gt)]
+        shown = list(rows[0])
+    elif metric == "consistency":
+        import numpy as np
+
+        from classicseg.metrics.consistency import evaluate_dataset
+
+        res = evaluate_dataset(pred, images, method or "dis", scale, occlusion)
+        rows = [r.row() for r in res]
+        if len(res) > 1:
+            rows.append({"sequence": "mean", "pairs": sum(len(r.values) for r in res),
+                         "TC_mean": float(np.mean([r.mean for r in res])),
+                         "TC_min": float(min(r.minimum for r in res)), "worst_frame": "", "flow": rows[0]["flow"]})
+        shown = list(rows[0])
+        if as_json:
+            extra["per_pair"] = {r.name: dict(zip(r.frames, r.values)) for r in res}
     else:
-        _print_table([{k: r.get(k, "") for k in shown} for r in rows])
+        from classicseg.metrics.flow import evaluate_flow_dataset
+
+        result = evaluate_flow_dataset(gt, None if pred else (method or "dis"), pred, scale, keep_flows=bool(viz),
+                                       on_pair=_flow_pictures(Path(viz)) if viz else None)
+        rows = result.table()
+        shown = list(rows[0])
+        extra["source"] = result.source
+        if viz:
+            extra["pictures"] = str(viz)
+    speeds = _run_speeds(pred) if metric != "flow" else []
+    if as_json:
+        click.echo(json.dumps({"metric": metric, "pred": str(pred) if pred else None, "gt": str(gt) if gt else None,
+                               "rows": rows, **extra, **({"speed": speeds} if speeds else {})}, indent=2,
+                              default=float))
+        return
+    if metric == "flow":
+        click.echo(f"flow: {extra['source']}")
+    _print_table([{k: r.get(k, "") for k in shown} for r in rows])
+    if metric == "flow" and not pred:
+        secs = rows[-1].get("seconds")
+        if secs:
+            click.echo(f"{method or 'dis'}: {secs:.3f} s per pair on average ({1 / secs:.1f} pairs/s)")
+    if viz:
+        click.echo(f"pictures: {viz}")
+    if speeds:
+        click.echo("speed (from run.json / .done.json):")
+        _print_table(speeds)
 
 
 # -- demo --------------------------------------------------------------------------

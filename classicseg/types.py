@@ -26,6 +26,7 @@ SLOTS: dict[str, str] = {
     "occlusion": "bool (H, W) pixels whose flow fails the forward-backward check (not visible in the previous frame)",
     "prob": "float32 (H, W) foreground probability in [0, 1]",
     "ids": "uint8 (H, W) object ids (0 = background), written by the DAVIS mask sink",
+    "prior": "another model's answer for this frame (classicseg.io.priors): float32 (H, W) probability in [0, 1] or uint8 (H, W) ids",
 }
 
 

@@ -492,6 +492,34 @@ def _has_pngs(d: Path) -> bool:
     return any(p.suffix.lower() == ".png" for p in d.iterdir() if p.is_file())
 
 
+def sequence_pairs(pred_root, ann_root) -> list[tuple[Path, Path]]:
+    """``(prediction folder, annotation folder)`` of each sequence of a DAVIS-layout root.
+
+    ``ann_root`` is one sequence folder of PNGs, a folder of such folders, or a DAVIS root
+    (``Annotations/480p`` or ``Annotations`` below it); predictions mirror it
+    (``pred_root/<seq>``), or ``pred_root`` is the prediction folder itself for a single
+    sequence. Every prediction folder must exist (:class:`EvalError` names the sequence).
+    """
+    ann_root, pred_root = Path(ann_root), Path(pred_root)
+    if not ann_root.is_dir():
+        raise EvalError(f"annotation folder {ann_root} does not exist")
+    for sub in ("Annotations/480p", "Annotations"):
+        if (ann_root / sub).is_dir():
+            ann_root = ann_root / sub
+            break
+    if _has_pngs(ann_root):
+        pairs = [(pred_root, ann_root)]
+    else:
+        pairs = [(pred_root / d.name, d) for d in sorted(ann_root.iterdir())
+                 if d.is_dir() and _has_pngs(d)]
+    if not pairs:
+        raise EvalError(f"no annotations (.png) under {ann_root}")
+    for pred_dir, ann_dir in pairs:
+        if not pred_dir.is_dir():
+            raise EvalError(f"no prediction folder for sequence {ann_dir.name}: {pred_dir} does not exist")
+    return pairs
+
+
 def evaluate_dataset(pred_root, ann_root, bound_th: float = 0.008) -> DavisDatasetResult:
     """Score several sequences under the DAVIS semi-supervised protocol.
 
@@ -512,23 +540,6 @@ def evaluate_dataset(pred_root, ann_root, bound_th: float = 0.008) -> DavisDatas
     ----------
     Perazzi et al., CVPR 2016; Pont-Tuset et al., 2017.
     """
-    ann_root, pred_root = Path(ann_root), Path(pred_root)
-    if not ann_root.is_dir():
-        raise EvalError(f"annotation folder {ann_root} does not exist")
-    for sub in ("Annotations/480p", "Annotations"):
-        if (ann_root / sub).is_dir():
-            ann_root = ann_root / sub
-            break
-    if _has_pngs(ann_root):
-        pairs = [(pred_root, ann_root)]
-    else:
-        pairs = [(pred_root / d.name, d) for d in sorted(ann_root.iterdir())
-                 if d.is_dir() and _has_pngs(d)]
-    if not pairs:
-        raise EvalError(f"no annotations (.png) under {ann_root}")
-    seqs = []
-    for pred_dir, ann_dir in pairs:
-        if not pred_dir.is_dir():
-            raise EvalError(f"no prediction folder for sequence {ann_dir.name}: {pred_dir} does not exist")
-        seqs.append(evaluate_sequence(pred_dir, ann_dir, bound_th))
+    seqs = [evaluate_sequence(pred_dir, ann_dir, bound_th)
+            for pred_dir, ann_dir in sequence_pairs(pred_root, ann_root)]
     return DavisDatasetResult.from_sequences(seqs)

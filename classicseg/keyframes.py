@@ -1,0 +1,295 @@
+"""Masks given on several frames (keyframes), propagated both ways and merged.
+
+Interactive use: a user runs ``vos``, finds frame 42 wrong, corrects its mask and gives
+it back as a keyframe; the correction then spreads forward to the next keyframe and
+backward to the previous one. :func:`run_keyframes` runs the pipeline (one that has a
+stage with ``set_init_mask``, i.e. ``vos.propagate``)
+
+* forward from each keyframe up to the frame before the next keyframe (the last one up
+  to the end), and
+* backward, on the frames in reverse order, from each keyframe down to the frame after
+  the previous keyframe (the first one down to frame 0),
+
+then takes, for each frame, the result of the nearer keyframe (``merge="nearest"``;
+a tie goes to the earlier keyframe), or a distance-weighted vote of the two
+(``merge="vote"``: ``w_a·q_a + w_b·q_b > 0.5`` with ``q = (fg + prob) / 2`` of each run and
+``w`` proportional to the distance to the *other* keyframe). A keyframe's own frame is
+its mask. ``--init-mask`` is the case of one keyframe on frame 0 (forward only).
+
+Object ids are kept as given (ids 1 and 3 stay 1 and 3; no renumbering). All frames are
+held in memory (the backward runs need them): fine for DAVIS-length clips, not for hours
+of video.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Literal
+
+import numpy as np
+
+from classicseg.errors import ClassicsegError, ConfigError, SourceError
+from classicseg.io.priors import PriorLike, as_prior, prior_of
+from classicseg.io.sources import ArraySource, natural_key, trailing_number
+from classicseg.stages.vos import assign_ids, check_init_mask, read_init_mask
+from classicseg.types import Sample
+
+__all__ = ["find_keyframe_files", "load_keyframes", "init_stage", "run_keyframes", "run_with_keyframes", "seed_from_prior",
+           "prior_to_ids"]
+
+
+def find_keyframe_files(folder) -> dict[int, Path]:
+    """Frame number -> PNG of a keyframe folder (the number that ends each file's stem).
+
+    Raises
+    ------
+    SourceError
+        Missing folder, no PNG, a file without a number, two files for one number.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SourceError(f"keyframe folder not found: {folder}")
+    files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".png"), key=natural_key)
+    if not files:
+        raise SourceError(f"no keyframe PNGs in {folder}")
+    out: dict[int, Path] = {}
+    for p in files:
+        n = trailing_number(p.stem)
+        if n is None:
+            raise SourceError(f"keyframe {p}: no frame number in its name (name it like the frame, e.g. 00042.png)")
+        if n in out:
+            raise SourceError(f"keyframes {out[n].name} and {p.name} are both frame {n}")
+        out[n] = p
+    return out
+
+
+def _frame_numbers(names: list[str]) -> list[int]:
+    nums = [trailing_number(n) for n in names]
+    if any(n is None for n in nums) or len(set(nums)) != len(nums):
+        return list(range(len(names)))  # no usable numbers: 0-based positions
+    return nums
+
+
+def load_keyframes(files: dict[int, Path], names: list[str], shape: tuple[int, int]) -> dict[int, np.ndarray]:
+    """Read keyframe masks and map them to frame positions.
+
+    Parameters
+    ----------
+    files : dict
+        Frame number -> mask file (:func:`find_keyframe_files`). A number is matched to
+        the number that ends a frame's name (``00042.png`` -> frame ``00042.jpg``, CDnet
+        ``bin000042.png`` -> ``in000042.jpg``); frames without numbers are numbered by
+        position from 0.
+    names : list of str
+        The frames' names, in order.
+    shape : (int, int)
+        The frames' ``(H, W)``.
+
+    Returns
+    -------
+    dict
+        0-based frame position -> ``uint8 (H, W)`` ids.
+
+    Raises
+    ------
+    ClassicsegError
+        A number past the input's frames, a mask of another size, a mask with no object.
+    """
+    numbers = _frame_numbers(names)
+    where = {n: i for i, n in enumerate(numbers)}
+    out: dict[int, np.ndarray] = {}
+    for n, path in sorted(files.items()):
+        if n not in where:
+            raise SourceError(f"keyframe {path.name}: no frame numbered {n} in the input (its {len(names)} frames "
+                              f"are numbered {numbers[0]}..{numbers[-1]})")
+        out[where[n]] = read_init_mask(path, shape)
+    return out
+
+
+def init_stage(pipe):
+    """The stage of ``pipe`` that takes a first-frame mask (has ``set_init_mask``)."""
+    for s in pipe.stages:
+        if hasattr(s, "set_init_mask"):
+            return s
+    raise ConfigError(f"keyframes: no stage of {pipe!r} takes an initial mask (use --preset vos)")
+
+
+def prior_to_ids(prior: np.ndarray) -> np.ndarray:
+    """A prior as object ids: id maps as they are, probabilities as ``prob > 0.5`` (id 1)."""
+    prior = np.asarray(prior)
+    if prior.dtype == np.uint8:
+        return prior
+    return (prior > 0.5).view(np.uint8) if prior.dtype == bool else (prior > 0.5).astype(np.uint8)
+
+
+def seed_from_prior(samples: Iterable[Sample], stage) -> Iterator[Sample]:
+    """Yield ``samples`` (which carry priors); on the first one, give ``stage`` its prior
+    as the initial mask (``vos`` with ``--prior`` and no ``--init-mask``). Runs lazily,
+    so it happens after :meth:`Pipeline.run` has reset the stages."""
+    first = True
+    for s in samples:
+        if first:
+            ids = prior_to_ids(s["prior"])
+            check_init_mask(ids, s.shape, f"prior of the first frame ({s.name}), used as the initial mask,")
+            stage.set_init_mask(ids)
+            first = False
+        yield s
+
+
+def _run_one(pipe, stage, frames, order: list[int], init: np.ndarray, priors) -> dict[int, Sample]:
+    pipe.reset()
+    stage.set_init_mask(init)
+    src = ArraySource(kind="folder", name="keyframes", items=[frames[j] for j in order], prefetch=0)
+
+    def with_priors(samples):
+        for s in samples:
+            if priors is not None:
+                s["prior"] = priors[order[s.index]]
+            yield s
+
+    out: dict[int, Sample] = {}
+    for s in pipe.stream(with_priors(src)):
+        out[order[s.index]] = s
+    return out
+
+
+def _soft(s: Sample) -> np.ndarray:
+    fg = s["fg"].astype(np.float32)
+    prob = s.data.get("prob")
+    return fg if prob is None else 0.5 * (fg + prob)
+
+
+def run_keyframes(pipe, frames: list[tuple[str, np.ndarray]], keyframes: dict[int, np.ndarray],
+                  prior: PriorLike | None = None, merge: Literal["nearest", "vote"] = "nearest",
+                  progress: Callable[[int], None] | None = None) -> list[Sample]:
+    """Propagate several keyframe masks both ways through ``pipe`` and merge per frame.
+
+    Parameters
+    ----------
+    pipe : Pipeline
+        A pipeline with a stage that has ``set_init_mask`` (the ``vos`` preset).
+    frames : list of (name, image)
+        All frames, in order (BGR uint8, one size).
+    keyframes : dict
+        0-based frame position -> ``(H, W)`` ids (uint8, 0 = background) or bool mask.
+    prior : folder, PriorFolder or callable, optional
+        Per-frame priors (see :mod:`classicseg.io.priors`), attached to every run.
+    merge : {"nearest", "vote"}
+        How a frame between two keyframes combines their runs (module docstring).
+    progress : callable, optional
+        Called after each keyframe's runs with the number of frames they covered.
+
+    Returns
+    -------
+    list of Sample
+        One per frame, in order, with ``fg``, ``prob`` and ``ids``.
+
+    Raises
+    ------
+    ClassicsegError
+        No frames, no keyframe, a keyframe position past the end, a mask of another size
+        or without any object.
+    """
+    if merge not in ("nearest", "vote"):
+        raise ValueError(f"merge must be 'nearest' or 'vote', got {merge!r}")
+    n = len(frames)
+    if n == 0:
+        raise SourceError("keyframes: the input has no frames")
+    if not keyframes:
+        raise ClassicsegError("keyframes: no keyframe given")
+    shape = frames[0][1].shape[:2]
+    keys = sorted(keyframes)
+    for k in keys:
+        if not 0 <= k < n:
+            raise ClassicsegError(f"keyframe at frame position {k} is past the end of the input ({n} frames: 0..{n - 1})")
+        ids = np.asarray(keyframes[k])
+        check_init_mask(ids, shape, f"keyframe {frames[k][0]}")
+    stage = init_stage(pipe)
+    priors = None
+    if prior is not None:
+        fn = as_prior(prior)
+        priors = [prior_of(fn, Sample(j, name, img)) for j, (name, img) in enumerate(frames)]
+    runs: list[tuple[int, dict[int, Sample]]] = []  # (keyframe, results by position)
+    timings = [0.0] * len(pipe.stages)
+    for i, k in enumerate(keys):
+        init = np.asarray(keyframes[k])
+        init = init.view(np.uint8) if init.dtype == bool else init.astype(np.uint8)
+        end = keys[i + 1] if i + 1 < len(keys) else n
+        runs.append((k, _run_one(pipe, stage, frames, list(range(k, end)), init, priors)))
+        timings = [a + b for a, b in zip(timings, pipe.timings)]
+        start = keys[i - 1] if i > 0 else -1
+        if k - start > 1:
+            runs.append((k, _run_one(pipe, stage, frames, list(range(k, start, -1)), init, priors)))
+            timings = [a + b for a, b in zip(timings, pipe.timings)]
+        if progress is not None:
+            progress(end - start - 1)
+    pipe.timings = timings  # the time of all runs (each run's reset zeroes them)
+    out: list[Sample] = []
+    for j in range(n):
+        cands = sorted(((abs(j - k), k, res[j]) for k, res in runs if j in res), key=lambda c: (c[0], c[1]))
+        d0, _, best = cands[0]
+        if merge == "vote" and len(cands) > 1 and d0 > 0:
+            d1, _, other = cands[1]
+            w0 = d1 / (d0 + d1)
+            q = w0 * _soft(best) + (1 - w0) * _soft(other)
+            fg = q > 0.5
+            best.data["fg"] = fg
+            best.data["prob"] = q.astype(np.float32)
+            if best.data.get("ids") is not None:
+                other_ids = other.data.get("ids")
+                ids = best["ids"] if other_ids is None else np.where(best["ids"] > 0, best["ids"], other_ids)
+                best.data["ids"] = assign_ids(fg, ids)
+        if j in keyframes:  # the given mask, exactly
+            ids = np.asarray(keyframes[j])
+            ids = ids.view(np.uint8) if ids.dtype == bool else ids.astype(np.uint8)
+            best.data["ids"] = ids
+            best.data["fg"] = ids > 0
+        best.index = j
+        out.append(best)
+    return out
+
+
+def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_mask=None, prior=None,
+                       merge: str = "nearest", sinks=(), progress=None):
+    """``classicseg run --keyframes DIR``: read the frames, the keyframes (and ``init_mask``
+    as keyframe 0 unless DIR has frame 0), run :func:`run_keyframes`, write ``sinks``.
+
+    On an error every sink is aborted; masks already written stay (each is written
+    atomically). Returns a :class:`~classicseg.pipeline.RunStats`.
+    """
+    import time
+    from itertools import islice
+
+    from classicseg.pipeline import RunStats
+
+    t0 = time.perf_counter()
+    files = find_keyframe_files(keyframe_dir)
+    frames = [(s.name, s.image) for s in (islice(source, max_frames) if max_frames else source)]
+    t_read = time.perf_counter() - t0
+    if not frames:
+        raise SourceError(f"{source.name}: no frames")
+    shape = frames[0][1].shape[:2]
+    keys = load_keyframes(files, [n for n, _ in frames], shape)
+    if init_mask is not None and 0 not in keys:
+        keys[0] = read_init_mask(init_mask, shape)
+    stats = RunStats(read_seconds=t_read)
+    try:
+        results = run_keyframes(pipe, frames, keys, prior, merge,
+                                progress=(progress.update if progress is not None else None))
+        t1 = time.perf_counter()
+        for s in results:
+            for sink in sinks:
+                sink.write(s)
+            stats.frames += 1
+        for sink in sinks:
+            sink.close()
+        stats.write_seconds = time.perf_counter() - t1
+    except BaseException:
+        for sink in sinks:
+            try:
+                sink.abort()
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+        raise
+    stats.seconds = time.perf_counter() - t0
+    stats.stage_seconds = dict(zip(pipe.ids, pipe.timings))
+    return stats

@@ -25,6 +25,13 @@ def gray_of(sample: Sample) -> np.ndarray:
     return gray
 
 
+SWITCH_FIELD = Field(
+    None, gt=0, le=1,
+    description="a global illumination switch: when this share of the frame turns foreground at once, "
+    "re-learn the background from the frame, report an event and suppress the false alarm (null = off)",
+)
+
+
 class ScheduleParams(Params):
     input: Literal["bgr", "gray"] = Field(
         "bgr", description="model the colour frame, or its luminance (faster; shadows by brightness only)"
@@ -35,11 +42,7 @@ class ScheduleParams(Params):
     )
     warmup_frames: int = Field(0, ge=0, description="frames learned at warmup_rate before learning_rate applies")
     warmup_rate: float = Field(-1.0, ge=-1.0, le=1.0, description="rate during warm-up (-1 = automatic)")
-    switch_fraction: float | None = Field(
-        None, gt=0, le=1,
-        description="a global illumination switch: when this share of the frame turns foreground at once, "
-        "re-learn the background from the frame, report an event and suppress the false alarm (null = off)",
-    )
+    switch_fraction: float | None = SWITCH_FIELD
     freeze_after: int | None = Field(
         None, ge=1, description="stop learning (rate 0) from this frame on; null = never"
     )
@@ -73,6 +76,20 @@ def split_labels(raw: np.ndarray, shadow_value: int | None = 127) -> tuple[np.nd
     return fg, shadow
 
 
+def illumination_switch(sample: Sample, fg: np.ndarray, fraction: float | None) -> bool:
+    """True when ``fg`` covers at least ``fraction`` of the frame: a global lighting change
+    (lights switched, sun behind a cloud), not objects. Records an ``illumination`` event
+    on the sample; the caller re-learns its model and reports no foreground for the frame."""
+    if fraction is None:
+        return False
+    share = float(fg.mean())
+    if share < fraction:
+        return False
+    sample.data.setdefault("events", []).append(
+        {"frame": sample.index + 1, "name": sample.name, "event": "illumination", "fg_fraction": round(share, 3)})
+    return True
+
+
 class BackgroundSubtractor(Stage):
     """Base of the stages that wrap an OpenCV ``BackgroundSubtractor``."""
 
@@ -100,11 +117,8 @@ class BackgroundSubtractor(Stage):
         raw = self.model.apply(img, learningRate=learning_rate(p, self.t))
         self.t += 1
         fg, shadow = split_labels(raw, self.shadow_value)
-        if p.switch_fraction is not None and fg.mean() >= p.switch_fraction:
+        if illumination_switch(sample, fg, p.switch_fraction):
             self.model.apply(img, learningRate=1.0)  # the new lighting is the background now
-            sample.data.setdefault("events", []).append(
-                {"frame": sample.index + 1, "name": sample.name, "event": "illumination",
-                 "fg_fraction": round(float(fg.mean()), 3)})
             fg = np.zeros_like(fg)
             shadow = np.zeros_like(shadow)
         sample["fg"] = fg

@@ -57,6 +57,7 @@ import numpy as np
 from classicseg.kernels import HAVE_NUMBA, njit
 from pydantic import Field, field_validator, model_validator
 
+from classicseg.stages.bgsub.base import SWITCH_FIELD, illumination_switch
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.types import Sample
@@ -746,6 +747,7 @@ class SenseParams(Params):
     fill_holes: bool = Field(True, description="close and fill holes of the raw mask before the median")
     median_ksize: int = Field(9, ge=1, le=31, description="median filter of the mask (odd; 1 = none)")
     seed: int = Field(0, ge=0, description="seed of the random update (results are deterministic)")
+    switch_fraction: float | None = SWITCH_FIELD
 
     @field_validator("median_ksize")
     @classmethod
@@ -789,9 +791,17 @@ class Sense(Stage):
             from classicseg.errors import ClassicsegError
 
             raise ClassicsegError("bgsub.sense needs numba: pip install numba (or classicseg[fast])")
-        self.model = SenseModel(**self.params.model_dump())
+        self.model = SenseModel(**self.params.model_dump(exclude={"switch_fraction"}))
 
     def process(self, sample: Sample) -> Sample:
-        sample["fg"] = self.model.apply(sample.image)
+        fg = self.model.apply(sample.image)
+        if illumination_switch(sample, fg, self.params.switch_fraction):
+            # re-learn: a fresh model initialised from the frame under the new lighting
+            self.model = SenseModel(**self.params.model_dump(exclude={"switch_fraction"}))
+            self.model.apply(sample.image)
+            sample["fg"] = np.zeros(fg.shape, bool)
+            sample["shadow"] = np.zeros(fg.shape, bool)
+            return sample
+        sample["fg"] = fg
         sample["shadow"] = self.model.shadow
         return sample

@@ -447,13 +447,82 @@ def bench(input_, frames, repeats, kernels, json_out):
         write_json(json_out, rows)
 
 
-def _add_optional_commands() -> None:
-    from classicseg.batch import batch_command
+# -- batch ----------------------------------------------------------------------
+from classicseg.batch import METRICS as _BATCH_METRICS  # noqa: E402  (light: no engine imports)
 
-    cli.add_command(batch_command)
+_CDNET_COLUMNS = ("level", "name", "frames", "recall", "specificity", "fpr", "fnr", "pwc", "precision", "f_measure")
 
 
-_add_optional_commands()
+@cli.command("batch")
+@click.option("--preset", "-p", help="A shipped pipeline (see `classicseg config --list`).")
+@click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False), help="Your own pipeline file (YAML/TOML).")
+@click.option("--set", "sets", multiple=True, metavar="STAGE.PARAM=VALUE", help="Override one value (repeatable).")
+@click.option("--input", "-i", "input_", required=True, type=click.Path(),
+              help="Dataset root: CDnet/SBI/UCSD, DAVIS, or a folder of videos.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False),
+              help="Output root: masks mirror the ground-truth layout; scores.json goes here.")
+@click.option("--workers", "-j", type=click.IntRange(0, 512), default=None,
+              help="Local worker processes (0 = in this process) [default: CPUs].")
+@click.option("--threads", type=click.IntRange(0, 256), default=1, show_default=True, help="OpenCV threads per worker.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on a dask.distributed cluster, e.g. tcp://127.0.0.1:8786.")
+@click.option("--connect-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True,
+              help="Seconds to wait for the scheduler.")
+@click.option("--metric", "-m", type=click.Choice(_BATCH_METRICS), default="auto", show_default=True,
+              help="Scoring rules (auto: by each sequence's layout).")
+@click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
+              help="Reruns of a sequence whose worker process died.")
+@click.option("--force", is_flag=True, help="Redo every sequence, even finished ones.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar (on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (also in OUTPUT/scores.json).")
+def batch_command(preset, config_file, sets, input_, output, workers, threads, scheduler, connect_timeout, metric,
+                  retries, force, progress, as_json):
+    """Run a pipeline over every sequence of a dataset root, then score them."""
+    from classicseg.batch import BatchError, SequenceOutcome, run_batch
+
+    bar = None
+
+    def on_sequence(oc: SequenceOutcome, done: int, total: int) -> None:
+        nonlocal bar
+        if progress and not as_json and bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=done - 1, desc="batch", unit="seq", leave=False, file=sys.stderr,
+                       dynamic_ncols=True, disable=None)
+        if bar is not None:
+            bar.update(1)
+        if oc.status == "failed":
+            log.warning("%s failed: %s", oc.sequence.rel or oc.sequence.name, oc.error)
+
+    try:
+        result = run_batch(input_, output, preset=preset, config=config_file, sets=sets, workers=workers,
+                           threads=threads, scheduler=scheduler, metric=metric, retries=retries, force=force,
+                           connect_timeout=connect_timeout, progress=on_sequence)
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        where = f"on {scheduler}" if scheduler else (f"with {result.workers} worker(s)" if result.workers
+                                                     else "in this process")
+        click.echo(f"batch: {len(result.outcomes)} sequences ({result.count('done')} done, "
+                   f"{result.count('skipped')} skipped, {result.count('failed')} failed) in "
+                   f"{result.seconds:.2f} s {where}")
+        _print_table([{"sequence": o.sequence.rel or o.sequence.name, "status": o.status,
+                       "frames": "" if o.frames is None else o.frames, "seconds": round(o.seconds, 2),
+                       "attempts": o.attempts} for o in result.outcomes])
+        scores = result.scores()
+        if "cdnet" in scores:
+            click.echo("\nCDnet 2014:")
+            _print_table([{k: r.get(k, "") for k in _CDNET_COLUMNS} for r in scores["cdnet"]])
+        if "davis" in scores:
+            click.echo("\nDAVIS:")
+            _print_table(scores["davis"])
+        click.echo(f"scores: {Path(output) / 'scores.json'}")
+    if result.failed:
+        first = result.failed[0]
+        raise BatchError(f"{len(result.failed)} of {len(result.outcomes)} sequences failed "
+                         f"(first: {first.sequence.rel or first.sequence.name}: {first.error})")
 
 
 # -- error boundary ----------------------------------------------------------------

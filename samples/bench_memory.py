@@ -1,6 +1,6 @@
-"""Resident memory over a long run: the surveillance-fast preset on 100,000 frames.
+"""Resident memory over a long run: the surveillance preset on 100,000 frames.
 
-    python samples/bench_memory.py [--frames 100000] [--preset surveillance-fast]
+    python samples/bench_memory.py [--frames 100000] [--preset surveillance]
 
 Frames come from the generated demo scene, cycled, so nothing is read from disk;
 masks are computed but not written. Prints RSS after a warm-up of 1,000 frames
@@ -29,7 +29,7 @@ def rss_mb() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=100_000)
-    ap.add_argument("--preset", default="surveillance-fast")
+    ap.add_argument("--preset", default="surveillance")
     ap.add_argument("--warmup", type=int, default=1000)
     args = ap.parse_args()
     cv2.setNumThreads(1)

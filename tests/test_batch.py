@@ -14,7 +14,6 @@ from classicseg.batch import (
     MARKER,
     NoSequencesError,
     SchedulerError,
-    batch_command,
     find_sequences,
     run_batch,
 )
@@ -329,8 +328,6 @@ def test_errors_before_any_sequence_runs(mixed_root, tmp_path):
 def cli_main():
     from classicseg import cli
 
-    if "batch" not in cli.cli.commands:  # the lead registers it in cli.py
-        cli.cli.add_command(batch_command)
     return cli.main
 
 

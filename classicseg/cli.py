@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from classicseg import __version__
+from classicseg.batch import METRICS as BATCH_METRICS  # light: the engine loads in the workers
 from classicseg.errors import ClassicsegError, ConfigError
 
 log = logging.getLogger("classicseg")
@@ -448,8 +449,6 @@ def bench(input_, frames, repeats, kernels, json_out):
 
 
 # -- batch ----------------------------------------------------------------------
-from classicseg.batch import METRICS as _BATCH_METRICS  # noqa: E402  (light: no engine imports)
-
 _CDNET_COLUMNS = ("level", "name", "frames", "recall", "specificity", "fpr", "fnr", "pwc", "precision", "f_measure")
 
 
@@ -467,7 +466,7 @@ _CDNET_COLUMNS = ("level", "name", "frames", "recall", "specificity", "fpr", "fn
 @click.option("--scheduler", metavar="ADDRESS", help="Run on a dask.distributed cluster, e.g. tcp://127.0.0.1:8786.")
 @click.option("--connect-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True,
               help="Seconds to wait for the scheduler.")
-@click.option("--metric", "-m", type=click.Choice(_BATCH_METRICS), default="auto", show_default=True,
+@click.option("--metric", "-m", type=click.Choice(BATCH_METRICS), default="auto", show_default=True,
               help="Scoring rules (auto: by each sequence's layout).")
 @click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
               help="Reruns of a sequence whose worker process died.")

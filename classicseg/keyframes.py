@@ -259,7 +259,7 @@ def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_
     import time
     from itertools import islice
 
-    from classicseg.pipeline import RunStats
+    from classicseg.pipeline import RunStats, finishing
 
     t0 = time.perf_counter()
     files = find_keyframe_files(keyframe_dir)
@@ -272,7 +272,7 @@ def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_
     if init_mask is not None and 0 not in keys:
         keys[0] = read_init_mask(init_mask, shape)
     stats = RunStats(read_seconds=t_read)
-    try:
+    with finishing(sinks):
         results = run_keyframes(pipe, frames, keys, prior, merge,
                                 progress=(progress.update if progress is not None else None))
         t1 = time.perf_counter()
@@ -280,16 +280,7 @@ def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_
             for sink in sinks:
                 sink.write(s)
             stats.frames += 1
-        for sink in sinks:
-            sink.close()
-        stats.write_seconds = time.perf_counter() - t1
-    except BaseException:
-        for sink in sinks:
-            try:
-                sink.abort()
-            except Exception:  # noqa: BLE001 - the original error matters more
-                pass
-        raise
+    stats.write_seconds = time.perf_counter() - t1
     stats.seconds = time.perf_counter() - t0
     stats.stage_seconds = dict(zip(pipe.ids, pipe.timings))
     return stats

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import time
 from array import array
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -89,6 +90,23 @@ class LatencyRecorder:
             return {}
         vals = (self.mean, self.percentile(50), self.percentile(95), self.max)
         return {k: round(1000.0 * v, 3) for k, v in zip(("mean", "p50", "p95", "max"), vals)}
+
+
+@contextmanager
+def finishing(sinks):
+    """Close every sink when the block ends; abort them all when it raises (or a close does),
+    so half-written outputs are discarded and finished files stay."""
+    try:
+        yield
+        for sink in sinks:
+            sink.close()
+    except BaseException:
+        for sink in sinks:
+            try:
+                sink.abort()
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+        raise
 
 
 @dataclass
@@ -267,7 +285,7 @@ class Pipeline:
                 progress.update(len(done))
             return t1
 
-        try:
+        with finishing(sinks):
             t0 = clock()
             while True:
                 try:
@@ -280,15 +298,6 @@ class Pipeline:
                 t0 = emit(self.push(sample))
                 record_latency(t0 - t_in)
             emit(self.flush())
-            for sink in sinks:
-                sink.close()
-        except BaseException:
-            for sink in sinks:
-                try:
-                    sink.abort()
-                except Exception:  # noqa: BLE001 - the original error matters more
-                    pass
-            raise
         stats.seconds = clock() - start
         stats.stage_seconds = dict(zip(self.ids, self.timings))
         return stats

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from classicseg.errors import SinkError
-from classicseg.io.images import atomic_write_bytes, encode_png, ensure_writable_dir
+from classicseg.io.images import IMAGE_EXTS, atomic_write_bytes, encode_png, ensure_writable_dir
 from classicseg.metrics.davis import davis_palette
 from classicseg.types import Sample
 
@@ -297,8 +297,6 @@ def clear_outputs(folder, marker: str | None = None) -> None:
     Only files the sinks write are removed, and only in ``folder`` itself, never below it,
     so a sequence is redone from scratch without touching anything else.
     """
-    from classicseg.io.images import IMAGE_EXTS
-
     folder = Path(folder)
     if not folder.is_dir():
         return

@@ -1,5 +1,4 @@
 """refine.random_walker: Grady's random walker from confident seeds of ``prob`` (issue 4)."""
-import cv2
 import numpy as np
 import pytest
 
@@ -12,6 +11,7 @@ from classicseg.stages.randomwalker import RandomWalker, best_mode, random_walke
 from classicseg.stages.refine import GraphCut
 from classicseg.stages.vos import Propagate
 from classicseg.types import Sample
+from tests.stages.test_vos import _clip  # the moving-disk clip the vos tests use
 
 
 def _two_regions(h=10, w=12, edge=6):
@@ -85,26 +85,9 @@ def _config_with(d, **kw):
     return resolve(config=str(d / "p.yaml"))
 
 
-def _clip(n=8, h=72, w=96, r=11, step=3, seed=0):
-    """A red disk moving right over a textured background (as in test_vos)."""
-    rng = np.random.default_rng(seed)
-    bg = rng.integers(60, 140, (h // 4, w // 4, 3), dtype=np.uint8)
-    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_CUBIC)
-    bg[:, :, 2] //= 2
-    frames, masks = [], []
-    for t in range(n):
-        img = bg.copy()
-        m = np.zeros((h, w), np.uint8)
-        cv2.circle(m, (20 + step * t, h // 2), r, 1, -1)
-        img[m > 0] = (40, 40, 220)
-        frames.append(img)
-        masks.append(m > 0)
-    return frames, masks
-
-
 @pytest.mark.parametrize("refiner", [RandomWalker, GraphCut])
 def test_stage_smoke_in_the_vos_chain(refiner):
-    frames, masks = _clip()
+    frames, masks = _clip(r=11)
     prop = Propagate()
     prop.set_init_mask(masks[0])
     pipe = Pipeline([DISFlow(scale=1.0), prop, refiner()])

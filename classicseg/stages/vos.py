@@ -9,8 +9,13 @@ its predecessors:
   proportion to the local motion so that its edge is uncertain where the flow is; pixels
   in the ``occlusion`` slot get no motion evidence;
 * **appearance**: colour histograms of the object and of the background around it
-  (:class:`ColorModel`), built on the first frame and updated from confidently labelled
-  pixels of later frames; this re-finds parts that the flow lost (fast motion,
+  (:class:`ColorModel`), built on the first frame; optionally a second, recent colour
+  model (:class:`TwoColourModels`) and a colour-and-texture classifier
+  (:class:`PixelClassifier` on :func:`pixel_features`), both learned from the first
+  frame and from the pixels of later frames that independent cues label with
+  confidence (:func:`confident_labels`: the motion prior, the motion coherence, the
+  first-frame colours), so that they follow the object into shade without learning
+  the mask's own errors; appearance re-finds parts that the flow lost (fast motion,
   occlusion);
 * **motion coherence** (``w_flow``): pixels that move with the object rather than with
   its surroundings (:func:`motion_coherence`), which tells uncovered background from
@@ -39,8 +44,21 @@ from classicseg.stage import Params, Stage
 from classicseg.stages.flow import warp
 from classicseg.types import Sample
 
-__all__ = ["ColorModel", "motion_prior", "motion_coherence", "fuse", "propagate", "unlinked_capped", "read_init_mask",
-           "Propagate"]
+__all__ = [
+    "ColorModel",
+    "PixelClassifier",
+    "Propagate",
+    "TwoColourModels",
+    "confident_labels",
+    "fuse",
+    "motion_coherence",
+    "motion_prior",
+    "pixel_features",
+    "propagate",
+    "read_init_mask",
+    "uniform_lbp",
+    "unlinked_capped",
+]
 
 _EPS = 1e-3
 
@@ -123,6 +141,211 @@ class ColorModel:
     def posterior(self, image: np.ndarray) -> np.ndarray:
         """float32 P(object | colour) of every pixel of ``image``."""
         return self.lut()[self.index(image)]
+
+
+N_FEATURES = 18
+
+
+def pixel_features(image: np.ndarray, box=None, scale: float = 3.0) -> np.ndarray:
+    """Per-pixel colour and texture features for :class:`PixelClassifier`.
+
+    Eighteen channels, each scaled to about [0, 1]: the three colour channels, their
+    local means (Gaussian, ``scale`` px), the local standard deviation of the first
+    (lightness) channel, the local mean gradient magnitude, and the local histogram
+    (Gaussian window, ``scale`` px) of the ten rotation-invariant uniform local binary
+    patterns of the lightness (8 neighbours, radius 1). Colour alone confuses a shaded
+    object with dark background; the texture channels tell smooth paint or sky from
+    asphalt, foliage or fur.
+
+    Parameters
+    ----------
+    image : ndarray
+        uint8 ``(H, W, 3)``, lightness first (Lab).
+    box : (y0, y1, x0, x1), optional
+        Compute only inside it; the result has the box's shape.
+    scale : float
+        Standard deviation (px) of the local windows.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(h, w, 18)``.
+
+    References
+    ----------
+    T. Ojala, M. Pietikäinen, T. Mäenpää, "Multiresolution Gray-Scale and Rotation
+    Invariant Texture Classification with Local Binary Patterns", TPAMI 24(7), 2002.
+    """
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"image must be uint8 (H, W, 3), got {img.dtype} {img.shape}")
+    if box is not None:
+        y0, y1, x0, x1 = box
+        img = img[y0:y1, x0:x1]
+    h, w = img.shape[:2]
+    out = np.empty((h, w, N_FEATURES), np.float32)
+    col = img.astype(np.float32) * np.float32(1 / 255)
+    out[:, :, 0:3] = col
+    out[:, :, 3:6] = cv2.GaussianBlur(col, (0, 0), scale)
+    lum = np.ascontiguousarray(col[:, :, 0])
+    mean = out[:, :, 3]
+    var = cv2.GaussianBlur(lum * lum, (0, 0), scale) - mean * mean
+    out[:, :, 6] = 4.0 * np.sqrt(np.maximum(var, 0))
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1)
+    out[:, :, 7] = cv2.GaussianBlur(cv2.magnitude(gx, gy), (0, 0), scale)
+    codes = uniform_lbp(img[:, :, 0])
+    onehot = np.zeros((h, w, 10), np.float32)
+    np.put_along_axis(onehot, codes[:, :, None], 1.0, axis=2)
+    out[:, :, 8:] = cv2.GaussianBlur(onehot, (0, 0), scale)
+    return out
+
+
+def uniform_lbp(gray: np.ndarray) -> np.ndarray:
+    """Rotation-invariant uniform LBP codes (P=8, R=1; 0..9) of a grey image, uint8: the numba
+    kernel where numba is enabled, else its bit-exact twin, scikit-image (see
+    :mod:`classicseg.kernels.lbp`)."""
+    from classicseg import kernels
+    from classicseg.kernels.lbp import lbp_numba, lbp_skimage
+
+    fn = lbp_numba if kernels.enabled() else lbp_skimage
+    return fn(gray, "uniform").astype(np.uint8)
+
+
+def _design(x: np.ndarray) -> np.ndarray:
+    """Features, squares of the six colour channels, and a constant."""
+    return np.concatenate([x, x[:, :6] ** 2, np.ones((len(x), 1), x.dtype)], axis=1)
+
+
+class PixelClassifier:
+    """Logistic regression object-vs-background on :func:`pixel_features`.
+
+    Trained by Newton's method (L2 penalty ``l2``) on a fixed set of pixels from the
+    first frame (``anchor``) plus the pixels of the last ``memory`` frames that were
+    labelled with confidence (:func:`confident_labels`): the first frame keeps the
+    object's look, the recent frames follow it into shade or a new pose. Each class of
+    each frame gives at most ``samples`` pixels (drawn at random, fixed seed).
+
+    References
+    ----------
+    Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016
+    (appearance model updated from the segmented frames); X. Bai, J. Wang, D. Simons,
+    G. Sapiro, "Video SnapCut", SIGGRAPH 2009 (colour and shape/texture cues learned from
+    the previous frame).
+    """
+
+    def __init__(self, samples: int = 3000, memory: int = 3, l2: float = 1.0, iterations: int = 8,
+                 seed: int = 0) -> None:
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        if memory < 0:
+            raise ValueError(f"memory must be >= 0, got {memory}")
+        self.samples, self.memory, self.l2, self.iterations = samples, memory, l2, iterations
+        self.rng = np.random.default_rng(seed)
+        self.anchor: tuple[np.ndarray, np.ndarray] | None = None
+        self.recent: list[tuple[np.ndarray, np.ndarray]] = []
+        self.w: np.ndarray | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.w is not None
+
+    def _draw(self, feats: np.ndarray, fg: np.ndarray, bg: np.ndarray):
+        xs, ys = [], []
+        for sel, label in ((fg, 1.0), (bg, 0.0)):
+            idx = np.flatnonzero(sel.ravel())
+            if idx.size > self.samples:
+                idx = self.rng.choice(idx, self.samples, replace=False)
+            xs.append(feats.reshape(-1, feats.shape[-1])[idx])
+            ys.append(np.full(idx.size, label))
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def add(self, feats: np.ndarray, fg: np.ndarray, bg: np.ndarray, anchor: bool = False) -> None:
+        """Add the pixels ``fg`` (object) and ``bg`` of ``feats`` ``(h, w, d)`` and refit.
+
+        With ``anchor`` they replace the first-frame set (both classes must be non-empty);
+        otherwise they join the recent frames (the oldest beyond ``memory`` is dropped;
+        a frame with an empty class is skipped)."""
+        if fg.shape != feats.shape[:2] or bg.shape != feats.shape[:2]:
+            raise ValueError(f"fg/bg must be {feats.shape[:2]}, got {fg.shape} and {bg.shape}")
+        if not fg.any() or not bg.any():
+            if anchor:
+                raise ValueError("the first frame needs both object and background pixels")
+            return
+        if anchor:
+            self.anchor = self._draw(feats, fg, bg)
+            self.recent = []
+        elif self.memory > 0:
+            self.recent = (self.recent + [self._draw(feats, fg, bg)])[-self.memory:]
+        else:
+            return
+        self.fit()
+
+    def fit(self) -> None:
+        """Fit the weights on the anchor and recent pixels (class-balanced)."""
+        sets = ([self.anchor] if self.anchor is not None else []) + self.recent
+        x = _design(np.concatenate([s[0] for s in sets]).astype(np.float64))
+        y = np.concatenate([s[1] for s in sets])
+        n1 = max(y.sum(), 1.0)
+        n0 = max(len(y) - y.sum(), 1.0)
+        sw = np.where(y > 0, len(y) / (2 * n1), len(y) / (2 * n0))
+        w = np.zeros(x.shape[1]) if self.w is None else self.w.copy()
+        reg = self.l2 * np.eye(x.shape[1])
+        reg[-1, -1] = 0.0
+        for _ in range(self.iterations):
+            p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
+            g = x.T @ (sw * (p - y)) + reg @ w
+            hess = (x * (sw * p * (1 - p))[:, None]).T @ x + reg + 1e-9 * np.eye(len(w))
+            w -= np.linalg.solve(hess, g)
+        self.w = w
+
+    def logit(self, feats: np.ndarray) -> np.ndarray:
+        """float32 log-odds of object for every pixel of ``feats`` ``(h, w, d)``."""
+        if self.w is None:
+            raise ValueError("pixel classifier has not been trained")
+        x = feats.reshape(-1, feats.shape[-1])
+        w = self.w.astype(np.float32)
+        d = x.shape[1]
+        z = x @ w[:d] + (x[:, :6] ** 2) @ w[d:d + 6] + w[-1]
+        return z.reshape(feats.shape[:2])
+
+
+class TwoColourModels:
+    """The first-frame colour model and a recent one, combined in log-odds.
+
+    ``combine = "mix"``: ``(1 − weight)·z_first + weight·z_recent``; ``"max"``: the larger
+    of the two, so that either model can vouch for the object (the object seen in shade by
+    the recent model, its first-frame look by the other). Until the recent model has seen
+    both classes, the first-frame model alone is used. Same interface as
+    :class:`ColorModel` (``ready``, ``posterior``).
+
+    References
+    ----------
+    Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016
+    (appearance updated from segmented frames); X. Bai, J. Wang, D. Simons, G. Sapiro,
+    "Video SnapCut", SIGGRAPH 2009 (a fixed first-frame model kept beside updated ones).
+    """
+
+    def __init__(self, first: ColorModel, recent: ColorModel, weight: float = 0.5,
+                 combine: Literal["mix", "max"] = "mix") -> None:
+        if combine not in ("mix", "max"):
+            raise ValueError(f"combine must be 'mix' or 'max', got {combine!r}")
+        if not 0 <= weight <= 1:
+            raise ValueError(f"weight must be in [0, 1], got {weight}")
+        self.first, self.recent, self.weight, self.combine = first, recent, weight, combine
+
+    @property
+    def ready(self) -> bool:
+        return self.first.ready
+
+    def posterior(self, image: np.ndarray) -> np.ndarray:
+        """float32 P(object | colour) of every pixel of ``image``."""
+        p0 = self.first.posterior(image)
+        if not self.recent.ready:
+            return p0
+        z0, zr = _logit(p0), _logit(self.recent.posterior(image))
+        z = np.maximum(z0, zr) if self.combine == "max" else (1 - self.weight) * z0 + self.weight * zr
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
 def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray | None = None,
@@ -231,10 +454,11 @@ def fuse(p_motion: np.ndarray, p_colour: np.ndarray, w_motion: float = 1.0, w_co
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
-def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusion=None, sigma: float = 2.0,
-              motion_sigma: float = 0.1, w_motion: float = 1.0, w_colour: float = 1.0, margin: float = 0.15,
-              min_margin: int = 16, motion_confidence: float = 1.0, linked: bool = False,
-              w_flow: float = 0.0) -> np.ndarray:
+def propagate(image, prev_mask, flow, colour: ColorModel | TwoColourModels | None = None, occlusion=None,
+              sigma: float = 2.0, motion_sigma: float = 0.1, w_motion: float = 1.0, w_colour: float = 1.0,
+              margin: float = 0.15, min_margin: int = 16, motion_confidence: float = 1.0, linked: bool = False,
+              w_flow: float = 0.0, classifier: PixelClassifier | None = None, w_texture: float = 0.0,
+              texture_limit: float = 4.0, parts: dict | None = None) -> np.ndarray:
     """Foreground probability of frame ``t`` from the previous mask, the flow and a colour model.
 
     Parameters
@@ -245,7 +469,7 @@ def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusio
         bool ``(H, W)`` final mask of frame ``t - 1``.
     flow : ndarray
         float32 ``(H, W, 2)`` backward flow ``t -> t - 1``.
-    colour : ColorModel, optional
+    colour : ColorModel or TwoColourModels, optional
         Appearance model; ``None`` (or not ready) uses motion only.
     occlusion : ndarray of bool, optional
         See :func:`motion_prior`.
@@ -268,6 +492,15 @@ def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusio
         alone does not start a new part of it far away.
     w_flow : float
         Weight of the :func:`motion_coherence` log-odds (0: not used).
+    classifier : PixelClassifier, optional
+        Colour-and-texture classifier (:func:`pixel_features` of ``image``); its log-odds,
+        clipped to ``±texture_limit`` and weighted by ``w_texture``, are added inside
+        the work box.
+    w_texture, texture_limit : float
+        Weight and clip of the classifier's log-odds (``w_texture = 0``: not used).
+    parts : dict, optional
+        Filled with ``prior`` (the motion prior), ``box`` (the work box or ``None``) and
+        ``features`` (the box's :func:`pixel_features`, or ``None``), for learning.
 
     Returns
     -------
@@ -281,14 +514,27 @@ def propagate(image, prev_mask, flow, colour: ColorModel | None = None, occlusio
     if not 0.5 < motion_confidence <= 1.0:
         raise ValueError(f"motion_confidence must be in (0.5, 1], got {motion_confidence}")
     pm = motion_prior(prev_mask, flow, occlusion, sigma, motion_sigma)
+    box = _box(pm > 0.5, margin, min_margin)
+    if parts is not None:
+        parts.update(prior=pm, box=box, features=None, coherence=None)
     if colour is None:
         return pm
-    box = _box(pm > 0.5, margin, min_margin)
     soft = pm if motion_confidence == 1.0 else (1.0 - motion_confidence) + (2.0 * motion_confidence - 1.0) * pm
     prob = fuse_in_box(soft, image, colour, w_motion, w_colour, margin, min_margin, box=box)
-    if w_flow > 0 and box is not None:
+    use_texture = classifier is not None and classifier.ready and w_texture > 0
+    if box is not None and (w_flow > 0 or use_texture):
         y0, y1, x0, x1 = box
-        z = _logit(prob[y0:y1, x0:x1]) + w_flow * motion_coherence(flow, pm > 0.5, box)[y0:y1, x0:x1]
+        z = _logit(prob[y0:y1, x0:x1])
+        if w_flow > 0:
+            coh = motion_coherence(flow, pm > 0.5, box)[y0:y1, x0:x1]
+            z += w_flow * coh
+            if parts is not None:
+                parts["coherence"] = coh
+        if use_texture:
+            feats = pixel_features(image, box)
+            z += w_texture * np.clip(classifier.logit(feats), -texture_limit, texture_limit)
+            if parts is not None:
+                parts["features"] = feats
         prob[y0:y1, x0:x1] = 1.0 / (1.0 + np.exp(-z))
     if linked:
         prob = unlinked_capped(prob, pm > 0.5, 1.0 - motion_confidence)
@@ -366,6 +612,31 @@ class PropagateParams(Params):
         "lets a confident colour overrule it)")
     w_flow: float = Field(0.0, ge=0, le=10, description="weight of the motion-coherence log-odds (0: off)")
     linked: bool = Field(False, description="lower components of prob > 0.5 that do not touch the warped mask")
+    recent_weight: float = Field(
+        0.0, ge=0, le=1, description="a second colour model learned from the confidently labelled pixels of "
+        "recent frames (see recent_gate, coherence_gate): its share of the colour log-odds (0: off)")
+    recent_combine: Literal["mix", "max"] = Field(
+        "mix", description="mix: (1 - w) * first-frame + w * recent log-odds; max: the larger of the two")
+    recent_rate: float = Field(0.3, gt=0, le=1, description="update rate per frame of the recent colour model")
+    recent_band: int = Field(60, ge=5, le=2000, description="recent models learn background within this distance "
+                             "(px) outside the object (and inside the work box)")
+    recent_gate: float = Field(
+        0.9, ge=0.5, le=1, description="recent models learn a pixel only where the motion prior gave its final "
+        "label at least this probability")
+    coherence_gate: float = Field(
+        0.0, ge=0, le=4, description="recent models learn a mask pixel as background when its motion-coherence "
+        "log-odds are at most minus this (it moves with the surroundings), and not a pixel outside it whose "
+        "log-odds are at least this (0: off; needs w_flow > 0)")
+    colour_gate: float = Field(
+        1.0, ge=0, le=1, description="recent models learn a pixel outside the mask as background only where the "
+        "first-frame colour model gives it at most this object probability (1: off)")
+    w_texture: float = Field(
+        0.0, ge=0, le=10, description="weight of the colour-and-texture classifier's log-odds (0: off)")
+    texture_limit: float = Field(4.0, gt=0, le=20, description="clip of the classifier's log-odds")
+    texture_memory: int = Field(
+        3, ge=0, le=50, description="recent frames whose confidently labelled pixels train the classifier "
+        "besides the first frame (0: first frame only)")
+    texture_samples: int = Field(3000, ge=100, le=100000, description="classifier: pixels per class and frame")
     win: int = Field(60, ge=8, le=400, description="local mode: classifier window side (px)")
     local_bins: int = Field(8, ge=2, le=32, description="local mode: histogram levels per channel")
 
@@ -392,6 +663,75 @@ def model_regions(mask: np.ndarray, band: int, confident: int) -> tuple[np.ndarr
     return fg, (outside > confident) & (outside <= band)
 
 
+def confident_labels(mask: np.ndarray, prior: np.ndarray, coherence: np.ndarray | None = None,
+                     confident: int = 5, band: int = 60, gate: float = 0.9,
+                     coherence_gate: float = 1.0, colour: np.ndarray | None = None,
+                     colour_gate: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Object and background pixels of a segmented frame that are safe to learn from.
+
+    Learning appearance from every pixel of the final masks lets their errors feed back
+    (a shadow once included is learned as object, and kept). Here a pixel is learned
+    only where independent cues agree with its label: object pixels lie ``confident``
+    px inside ``mask`` and the motion ``prior`` (the warped previous mask, before colour
+    was used) gave them at least ``gate``; background pixels lie ``confident`` to
+    ``band`` px outside it with ``prior <= 1 - gate``. With ``coherence`` (log-odds of
+    :func:`motion_coherence`), mask pixels whose motion follows the surroundings
+    (``coherence <= -coherence_gate``) are learned as background instead, and ring
+    pixels whose motion follows the object (``coherence >= coherence_gate``) are not
+    learned at all (a part the mask lost). With
+    ``colour`` (the object probability of a fixed model, e.g. the first frame's colours),
+    ring pixels are learned as background only where it is at most ``colour_gate``: a
+    part of the object that the mask lost lies in the ring and would otherwise be
+    learned as background, and stay lost.
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        The final mask of the frame.
+    prior : ndarray
+        float ``(H, W)`` motion prior of that frame (:func:`motion_prior`).
+    coherence : ndarray, optional
+        float ``(H, W)`` motion-coherence log-odds of that frame.
+    confident, band : int
+        Distances (px) from the mask's boundary, see :func:`model_regions`.
+    gate : float
+        Smallest motion-prior probability of the label, in [0.5, 1].
+    coherence_gate : float
+        Coherence log-odds at or below ``-coherence_gate`` make a mask pixel background
+        (<= 0: not used).
+    colour : ndarray, optional
+        float ``(H, W)`` object probability from a model that does not drift.
+    colour_gate : float
+        Largest ``colour`` of a learned ring (background) pixel.
+
+    Returns
+    -------
+    fg, bg : ndarray of bool
+        Disjoint ``(H, W)`` sets; either may be empty.
+
+    References
+    ----------
+    A. Blum, T. Mitchell, "Combining Labeled and Unlabeled Data with Co-Training", COLT
+    1998 (one view labels the examples the other learns from); Y.-H. Tsai, M.-H. Yang,
+    M. J. Black, "Video Segmentation via Object Flow", CVPR 2016.
+    """
+    if any(a is not None and a.shape != mask.shape for a in (prior, coherence, colour)):
+        raise ValueError(f"prior, coherence and colour must be {mask.shape}, got "
+                         f"{[None if a is None else a.shape for a in (prior, coherence, colour)]}")
+    if not 0.5 <= gate <= 1.0:
+        raise ValueError(f"gate must be in [0.5, 1], got {gate}")
+    fg, bg = model_regions(mask, band, confident)
+    fg = fg & (prior >= gate)
+    bg = bg & (prior <= 1.0 - gate)
+    if colour is not None:
+        bg &= colour <= colour_gate
+    if coherence is not None and coherence_gate > 0:
+        moves_with_bg = fg & (coherence <= -coherence_gate)
+        bg = (bg & (coherence < coherence_gate)) | moves_with_bg
+        fg = fg & ~moves_with_bg
+    return fg, bg
+
+
 @register
 class Propagate(Stage):
     """Object probability from the previous mask warped by the flow, fused with colour models.
@@ -408,7 +748,8 @@ class Propagate(Stage):
     requires = ("image", "flow")
     provides = ("prob", "ids")
     cite = ("Y.-H. Tsai, M.-H. Yang, M. J. Black, Video Segmentation via Object Flow, CVPR 2016; "
-            "X. Bai et al., Video SnapCut, SIGGRAPH 2009")
+            "X. Bai et al., Video SnapCut, SIGGRAPH 2009; T. Ojala et al., Multiresolution Gray-Scale and "
+            "Rotation Invariant Texture Classification with Local Binary Patterns, TPAMI 2002")
 
     def reset(self) -> None:
         self.init: np.ndarray | None = None
@@ -417,6 +758,11 @@ class Propagate(Stage):
         self.prev: Sample | None = None
         self.last: np.ndarray | None = None
         self.colour = ColorModel(self.params.bins)
+        p = self.params
+        self.classifier = PixelClassifier(p.texture_samples, p.texture_memory) if p.w_texture > 0 else None
+        self.parts: dict = {}
+        self.colour_pair = (TwoColourModels(self.colour, ColorModel(p.bins), p.recent_weight, p.recent_combine)
+                            if p.recent_weight > 0 else None)
 
     def set_init_mask(self, ids: np.ndarray) -> None:
         """Give the first-frame object ids (or a bool mask) directly instead of ``init_mask``."""
@@ -431,6 +777,35 @@ class Propagate(Stage):
         fg, bg = model_regions(mask, self.params.band, self.params.confident)
         self.colour.update(image, fg, bg, rate)
 
+    def _confident(self, mask: np.ndarray, first: bool):
+        """The previous frame's work box and the pixels in it to learn from: on the first
+        frame all of them (:func:`model_regions`), later :func:`confident_labels`."""
+        p, parts = self.params, self.parts
+        box = parts.get("box")
+        if box is None:
+            return None
+        y0, y1, x0, x1 = box
+        if first:
+            fg, bg = model_regions(mask, p.recent_band, p.confident)
+            return box, fg[y0:y1, x0:x1], bg[y0:y1, x0:x1]
+        coh = parts.get("coherence") if p.coherence_gate > 0 else None
+        col = self.colour.posterior(self.prev_img[y0:y1, x0:x1]) if p.colour_gate < 1 else None
+        fg, bg = confident_labels(mask[y0:y1, x0:x1], parts["prior"][y0:y1, x0:x1], coh, p.confident,
+                                  p.recent_band, p.recent_gate, p.coherence_gate, col, p.colour_gate)
+        return box, fg, bg
+
+    def _learn_recent(self, mask: np.ndarray, first: bool) -> None:
+        lab = self._confident(mask, first)
+        if lab is None:
+            return
+        (y0, y1, x0, x1), fg, bg = lab
+        feats = self.parts.get("features")
+        if self.classifier is not None and feats is not None:
+            self.classifier.add(feats, fg, bg, anchor=first)
+        if self.colour_pair is not None and not first and fg.any() and bg.any():
+            self.colour_pair.recent.update(self.prev_img[y0:y1, x0:x1], fg, bg,
+                                           1.0 if not self.colour_pair.recent.ready else self.params.recent_rate)
+
     def process(self, sample: Sample) -> Sample:
         p = self.params
         img = to_colour_space(sample.image, p.colour_space)
@@ -440,6 +815,13 @@ class Propagate(Stage):
             check_init_mask(self.init, sample.shape, "init mask")
             mask = self.init > 0
             self._learn(img, mask, 1.0)
+            if self.colour_pair is not None:  # a new first frame (e.g. a keyframe): forget the recent colours
+                self.colour_pair.recent = ColorModel(p.bins)
+            if self.classifier is not None:
+                box = _box(mask, p.margin, p.min_margin)
+                self.parts = {"box": box, "features": pixel_features(img, box)}
+                self._learn_recent(mask, first=True)
+                self.parts = {}
             sample["prob"] = mask.astype(np.float32)
             sample["ids"] = self.init
             sample["fg"] = mask
@@ -452,6 +834,8 @@ class Propagate(Stage):
             self.last = prev
             if p.rate > 0:
                 self._learn(self.prev_img, prev, p.rate)
+            if self.colour_pair is not None or (self.classifier is not None and self.classifier.memory > 0):
+                self._learn_recent(prev, first=False)
         else:
             prev = self.last
         flow = sample["flow"]
@@ -463,8 +847,10 @@ class Propagate(Stage):
             pl, _ = local_classifiers(self.prev_img, prev, img, flow, p.win, p.local_bins)
             prob = fuse_in_box(pl, img, self.colour, p.w_motion, p.w_colour, p.margin, p.min_margin)
         else:
-            prob = propagate(img, prev, flow, self.colour, occ, p.sigma, p.motion_sigma, p.w_motion, p.w_colour,
-                             p.margin, p.min_margin, p.motion_confidence, p.linked, p.w_flow)
+            self.parts = {}
+            prob = propagate(img, prev, flow, self.colour_pair or self.colour, occ, p.sigma, p.motion_sigma, p.w_motion, p.w_colour,
+                             p.margin, p.min_margin, p.motion_confidence, p.linked, p.w_flow, self.classifier,
+                             p.w_texture, p.texture_limit, self.parts)
         sample["prob"] = prob
         sample["ids"] = warp_ids(self.prev.data.get("ids"), flow)
         self.prev, self.prev_img = sample, img

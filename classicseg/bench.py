@@ -12,7 +12,9 @@ Rows come in three kinds:
 * ``kernel``: each numba kernel of :mod:`classicseg.kernels` against its best library
   twin (OpenCV, scikit-image or numpy) on inputs made from the same frames; every
   kernel is called once before timing so that numba's compile (or cache load) is not
-  counted. Without numba the kernel rows are left out.
+  counted. Without numba the kernel rows are left out;
+* ``cuda`` (``--cuda``): the CUDA backend against the CPU backend running the same
+  pipeline, and against a bare ``cv2.cuda`` loop; left out without a CUDA OpenCV.
 
 ``ratio`` is reference time / our time: above 1 we are faster.
 """
@@ -178,8 +180,45 @@ def preset_rows(frames: list[np.ndarray], name: str = "", repeats: int = 3) -> l
     return rows
 
 
+def cuda_rows(frames: list[np.ndarray], name: str = "", repeats: int = 3) -> list[dict]:
+    """The CUDA backend against the CPU backend (same pipeline, same frames) and against a bare
+    ``cv2.cuda`` loop (upload, apply, download), for the stages it runs on the GPU. Empty
+    without a CUDA OpenCV. The GPU is warmed up (context, kernels) before timing."""
+    from classicseg.backends import cuda_available
+
+    if not cuda_available():
+        return []
+
+    def bare_cuda_mog2():
+        model = cv2.cuda.createBackgroundSubtractorMOG2()
+        stream = cv2.cuda.Stream_Null()
+        gpu = cv2.cuda_GpuMat()
+        t0 = time.perf_counter()
+        for f in frames:
+            gpu.upload(f)
+            model.apply(gpu, -1.0, stream).download()
+        return time.perf_counter() - t0
+
+    chain = [{"stage": "bgsub.mog2"}, {"stage": "morph.open"}, {"stage": "morph.close"}]
+    cases = [("[bgsub.mog2, morph.open, morph.close]", chain), ("[flow.farneback scale=1]",
+             [{"stage": "flow.farneback", "scale": 1.0}]), ("[flow.farneback scale=0.5]", [{"stage": "flow.farneback"}])]
+    rows = []
+    for what, steps in cases:
+        spec = validate({"pipeline": steps})
+        gpu, cpu = Pipeline.from_spec(spec, "cuda"), Pipeline.from_spec(spec, "cpu")
+        _time_pipeline(gpu, frames[:5])
+        ours, base = best_of(lambda g=gpu: _time_pipeline(g, frames), lambda c=cpu: _time_pipeline(c, frames), repeats)
+        rows.append(_row("cuda", name, len(frames), f"cuda pipeline {what}", ours, "same pipeline, cpu backend", base))
+    gpu = Pipeline.from_spec(validate({"pipeline": [{"stage": "bgsub.mog2"}]}), "cuda")
+    bare_cuda_mog2()
+    ours, base = best_of(lambda: _time_pipeline(gpu, frames), bare_cuda_mog2, repeats)
+    rows.append(_row("cuda", name, len(frames), "cuda pipeline [bgsub.mog2]", ours,
+                     "cv2.cuda MOG2 loop (upload, apply, download)", base))
+    return rows
+
+
 def run_bench(input_: str | None = None, n_frames: int = 600, repeats: int = 3, threads: int = 1,
-              kernels: bool = True) -> list[dict]:
+              kernels: bool = True, cuda: bool = False) -> list[dict]:
     """Rows of ``{kind, what, ms, reference, reference ms, ratio, ...}``; ratio = reference
     time / our time (see the module docstring)."""
     cv2.setNumThreads(threads)
@@ -204,4 +243,6 @@ def run_bench(input_: str | None = None, n_frames: int = 600, repeats: int = 3, 
     rows += preset_rows(frames, name, repeats)
     if kernels:
         rows += kernel_rows(frames, name, repeats)
+    if cuda:
+        rows += cuda_rows(frames, name, repeats)
     return rows

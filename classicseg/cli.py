@@ -431,13 +431,19 @@ def config(defaults, preset, list_, check):
 @click.option("--repeats", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--kernels/--no-kernels", default=True, show_default=True,
               help="Also time each numba kernel against its library twin.")
+@click.option("--cuda", is_flag=True, help="Also time the CUDA backend against the CPU one (needs a CUDA OpenCV).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
-def bench(input_, frames, repeats, kernels, json_out):
+def bench(input_, frames, repeats, kernels, cuda, json_out):
     """Time pipelines, presets and numba kernels against raw OpenCV / scikit-image / numpy
     on the same frames, one thread; ratio = reference time / ours (above 1: faster)."""
     from classicseg.bench import run_bench
 
-    rows = run_bench(input_, frames, repeats, kernels=kernels)
+    if cuda:
+        from classicseg.backends import NO_CUDA_MESSAGE, cuda_available
+
+        if not cuda_available():
+            raise ClassicsegError(NO_CUDA_MESSAGE.replace("backend cuda requested", "bench --cuda"))
+    rows = run_bench(input_, frames, repeats, kernels=kernels, cuda=cuda)
     if rows:
         click.echo(f"input: {rows[0]['input']} ({rows[0]['frames']} frames, 1 thread)")
     shown = ["kind", "what", "ms", "reference", "reference ms", "ratio"]

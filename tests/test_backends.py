@@ -87,7 +87,7 @@ def test_cli_backend_option(no_cuda, tmp_path):
 def _clip(n=60):
     from classicseg.synth import make_scene
 
-    return [f for f, _ in make_scene(n_frames=n).frames()]
+    return [f for f, _ in make_scene(n_frames=n, warmup=min(40, n // 2)).frames()]
 
 
 def _masks(backend, frames, steps):
@@ -115,11 +115,12 @@ def test_cuda_morphology_equals_cpu(op):
     mask = rng.random((120, 160)) < 0.3
     results = {}
     for be in ("cpu", "cuda"):
-        pipe = Pipeline.from_spec(validate({"pipeline": [{"stage": op, "radius": 2}]}), be)
+        pipe = Pipeline.from_spec(validate({"pipeline": [{"stage": op, "radius": 2}]}, initial_slots=("image", "fg")), be)
         s = Sample(0, "0", np.zeros((120, 160, 3), np.uint8))
         s["fg"] = mask.copy()
         results[be] = pipe.push(s)[0]["fg"]
-    assert isinstance(Pipeline.from_spec(validate({"pipeline": [{"stage": op}]}), "cuda").backend, CUDABackend)
+    pipe = Pipeline.from_spec(validate({"pipeline": [{"stage": op}]}, initial_slots=("image", "fg")), "cuda")
+    assert isinstance(pipe.backend, CUDABackend) and type(pipe.stages[0]).__module__ == "classicseg.backends.cuda"
     r = 2
     assert np.array_equal(results["cpu"][r:-r, r:-r], results["cuda"][r:-r, r:-r])  # borders: NPP's own rule
     assert np.mean(results["cpu"] == results["cuda"]) >= 0.999
@@ -134,3 +135,71 @@ def test_cuda_chain_downloads_once_for_cpu_stage():
     assert [getattr(s, "download_after", None) for s in pipe.stages] == [False, True, None, True]
     out = list(pipe.stream(Sample(i, str(i), f) for i, f in enumerate(frames)))
     assert all(o["fg"].dtype == bool and o["fg"].shape == frames[0].shape[:2] for o in out)
+
+
+def test_bench_cuda_without_device_is_one_line_error(no_cuda, capsys):
+    from classicseg.cli import main
+
+    assert main(["bench", "--cuda", "--frames", "50", "--no-kernels"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bench --cuda" in err and "no CUDA device" in err
+
+
+def _epe(a, b):
+    return float(np.mean(np.hypot(a[..., 0] - b[..., 0], a[..., 1] - b[..., 1])))
+
+
+@pytest.mark.gpu
+@requires_cuda
+@pytest.mark.parametrize("scale,occlusion", [(1.0, False), (0.5, True)])
+def test_cuda_farneback_agrees_with_cpu(scale, occlusion):
+    frames = _clip(12)
+    steps = [{"stage": "flow.farneback", "scale": scale, "occlusion": occlusion}]
+    out = {}
+    for be in ("cpu", "cuda"):
+        pipe = Pipeline.from_spec(validate({"pipeline": steps}), be)
+        out[be] = list(pipe.stream(Sample(i, str(i), f) for i, f in enumerate(frames)))
+    cpu, gpu = out["cpu"], out["cuda"]
+    assert all(g["flow"].shape == frames[0].shape[:2] + (2,) and g["flow"].dtype == np.float32 for g in gpu)
+    assert not gpu[0]["flow"].any() and not gpu[0]["occlusion"].any()  # first frame
+    motion = np.mean([np.hypot(*c["flow"].reshape(-1, 2).T).mean() for c in cpu[1:]])
+    diff = np.mean([_epe(c["flow"], g["flow"]) for c, g in zip(cpu[1:], gpu[1:])])
+    print(f"farneback scale={scale}: mean |flow| {motion:.3f} px, CPU-CUDA endpoint difference {diff:.3f} px")
+    assert motion > 0.05  # the clip moves
+    assert diff < 0.05 + 0.1 * motion, f"CPU and CUDA Farneback differ by {diff:.3f} px on average"
+    if occlusion:
+        agree = np.mean([np.mean(c["occlusion"] == g["occlusion"]) for c, g in zip(cpu[1:], gpu[1:])])
+        assert agree >= 0.97, f"occlusion masks agree on {agree:.4f} of pixels"
+
+
+@pytest.mark.gpu
+@requires_cuda
+def test_cuda_run_from_the_cli(tmp_path):
+    import cv2
+
+    from classicseg.cli import main
+
+    frames = _clip(30)
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(src / f"in{i + 1:06d}.png"), f)
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("backend: cuda\npipeline:\n  - stage: bgsub.mog2\n  - stage: morph.open\n  - stage: morph.close\n")
+    out = tmp_path / "out"
+    assert main(["run", "-i", str(src), "-c", str(cfg), "-o", str(out), "--no-progress"]) == 0
+    masks = sorted(out.glob("*.png"))
+    assert len(masks) == len(frames)
+    last = cv2.imread(str(masks[-1]), cv2.IMREAD_GRAYSCALE)
+    assert last.shape == frames[0].shape[:2] and set(np.unique(last)) <= {0, 255} and (last == 255).any()
+
+
+@pytest.mark.gpu
+@requires_cuda
+def test_bench_cuda_rows():
+    from classicseg.bench import cuda_rows
+
+    rows = cuda_rows(_clip(50), "clip", repeats=1)
+    for r in rows:
+        print(f"{r['what']}: {r['ms']} ms vs {r['reference']} {r['reference ms']} ms, ratio {r['ratio']}")
+    assert [r["kind"] for r in rows] == ["cuda"] * 4 and all(r["ms"] > 0 and r["ratio"] > 0 for r in rows)

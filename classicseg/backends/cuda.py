@@ -9,8 +9,9 @@ ordinary ``fg``/``shadow`` slots as bool masks, once.
 Implemented on the GPU: ``bgsub.mog2`` (``cv2.cuda.createBackgroundSubtractorMOG2``,
 same parameters and learning-rate schedule; the 0/127/255 labels are split with
 ``cv2.cuda.threshold``), ``morph.open`` and ``morph.close``
-(``cv2.cuda.createMorphologyFilter``). Helpers for flow stages: :meth:`farneback`
-(``cv2.cuda.FarnebackOpticalFlow``), :meth:`resize`, :meth:`cvt_color`.
+(``cv2.cuda.createMorphologyFilter``), ``flow.farneback`` (``cv2.cuda.cvtColor``,
+``cv2.cuda.resize`` and ``cv2.cuda.FarnebackOpticalFlow``; the flow is downloaded, as the
+stages that read it run on the CPU).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from classicseg.backends.cpu import Backend
 from classicseg.stage import Stage
+from classicseg.stages.flow import scaled_size, upscale_flow, write_flow
 from classicseg.types import Sample
 
 __all__ = ["CUDABackend", "gpu_slots"]
@@ -90,12 +92,15 @@ class _GpuMOG2(_GpuStage):
         self.t = 0
 
     def process(self, sample: Sample) -> Sample:
-        from classicseg.stages.bgsub.base import learning_rate
+        from classicseg.stages.bgsub.base import learning_rate, split_labels
 
         p = self.params
         img = _gpu_image(sample, p.input == "gray")
         raw = self.model.apply(img, learning_rate(p, self.t), self.stream)
         self.t += 1
+        if self.download_after:  # a CPU stage or a sink is next: one download, split on the host
+            sample["fg"], sample["shadow"] = split_labels(raw.download(), p.shadow_value if p.detect_shadows else None)
+            return sample
         g = gpu_slots(sample)
         # labels are 0, shadow_value and 255: fg = raw > 254; shadow = (raw > shadow_value - 1) xor fg
         _, fg = cv2.cuda.threshold(raw, 254, 255, cv2.THRESH_BINARY)
@@ -128,11 +133,40 @@ class _GpuClose(_GpuMorph):
     op = cv2.MORPH_CLOSE
 
 
-_GPU_STAGES = {"bgsub.mog2": _GpuMOG2, "morph.open": _GpuMorph, "morph.close": _GpuClose}
+class _GpuFarneback(_GpuStage):
+    """``flow.farneback`` on the GPU: grey conversion, down-scaling and the flow itself
+    (``cv2.cuda.FarnebackOpticalFlow``) stay there; the low-resolution flow is downloaded and
+    brought to full size on the host, where the stages that read ``flow`` run."""
+
+    def reset(self) -> None:
+        p = self.params
+        self.engine = cv2.cuda.FarnebackOpticalFlow.create(p.levels, p.pyr_scale, False, p.winsize, p.iterations,
+                                                           p.poly_n, p.poly_sigma, 0)
+        self.prev = None
+        self.shape: tuple[int, int] | None = None
+
+    def _flow(self, a, b) -> np.ndarray:
+        h, w = self.shape
+        return upscale_flow(self.engine.calc(a, b, None).download(), w, h)
+
+    def process(self, sample: Sample) -> Sample:
+        gray = _gpu_image(sample, True)
+        h, w = sample.shape
+        if self.params.scale != 1.0:
+            gray = cv2.cuda.resize(gray, scaled_size(w, h, self.params.scale), interpolation=cv2.INTER_AREA)
+        first = self.prev is None or self.shape != (h, w)
+        self.shape = (h, w)
+        write_flow(sample, self.params, None if first else self._flow, gray, self.prev)
+        self.prev = gray
+        return sample
+
+
+_GPU_STAGES = {"bgsub.mog2": _GpuMOG2, "morph.open": _GpuMorph, "morph.close": _GpuClose,
+               "flow.farneback": _GpuFarneback}
 
 
 class CUDABackend(Backend):
-    """OpenCV CUDA: MOG2 and morphology on the GPU, everything else on the CPU."""
+    """OpenCV CUDA: MOG2, morphology and Farneback flow on the GPU, everything else on the CPU."""
 
     name = "cuda"
     is_gpu = True

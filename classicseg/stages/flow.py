@@ -26,7 +26,7 @@ from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.types import Sample
 
-__all__ = ["farneback", "dis", "warp", "fb_occlusion", "FarnebackFlow", "DISFlow"]
+__all__ = ["farneback", "dis", "warp", "fb_occlusion", "scaled_size", "upscale_flow", "write_flow", "FarnebackFlow", "DISFlow"]
 
 
 def to_gray(image: np.ndarray, what: str = "image") -> np.ndarray:
@@ -51,19 +51,31 @@ def gray_pair(prev, curr) -> tuple[np.ndarray, np.ndarray]:
     return p, c
 
 
+def scaled_size(w: int, h: int, scale: float) -> tuple[int, int]:
+    """``(width, height)`` of a ``w`` x ``h`` frame at ``scale`` of the resolution (at least 8 px)."""
+    return max(int(round(w * scale)), 8), max(int(round(h * scale)), 8)
+
+
+def upscale_flow(f: np.ndarray, w: int, h: int) -> np.ndarray:
+    """A flow field computed at a lower resolution, resized to ``w`` x ``h`` with its vectors rescaled."""
+    sh, sw = f.shape[:2]
+    if (sw, sh) == (w, h):
+        return f
+    f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
+    f[:, :, 0] *= w / sw
+    f[:, :, 1] *= h / sh
+    return f
+
+
 def _scaled(fn, p: np.ndarray, c: np.ndarray, scale: float) -> np.ndarray:
     """Run ``fn(p, c)`` at ``scale`` of the resolution and bring the flow back to full size."""
     if scale == 1.0:
         return fn(p, c)
     h, w = p.shape
-    sw, sh = max(int(round(w * scale)), 8), max(int(round(h * scale)), 8)
-    ps = cv2.resize(p, (sw, sh), interpolation=cv2.INTER_AREA)
-    cs = cv2.resize(c, (sw, sh), interpolation=cv2.INTER_AREA)
-    f = fn(ps, cs)
-    f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
-    f[:, :, 0] *= w / sw
-    f[:, :, 1] *= h / sh
-    return f
+    size = scaled_size(w, h, scale)
+    ps = cv2.resize(p, size, interpolation=cv2.INTER_AREA)
+    cs = cv2.resize(c, size, interpolation=cv2.INTER_AREA)
+    return upscale_flow(fn(ps, cs), w, h)
 
 
 def farneback(prev, curr, pyr_scale: float = 0.5, levels: int = 3, winsize: int = 15, iterations: int = 3,
@@ -269,20 +281,29 @@ class _FlowStage(Stage):
     def process(self, sample: Sample) -> Sample:
         gray = sample.data.get("gray")
         gray = to_gray(sample.image) if gray is None else gray
-        h, w = gray.shape
-        if self.prev is None or self.prev.shape != gray.shape:
-            flow = np.zeros((h, w, 2), np.float32)
-            occ = np.zeros((h, w), bool)
-        else:
-            flow = self.compute(gray, self.prev)
-            if self.params.occlusion:
-                occ = fb_occlusion(flow, self.compute(self.prev, gray), self.params.occlusion_threshold)
-            else:
-                occ = np.zeros((h, w), bool)
+        first = self.prev is None or self.prev.shape != gray.shape
+        write_flow(sample, self.params, None if first else lambda a, b: self.compute(a, b), gray, self.prev)
         self.prev = gray
-        sample["flow"] = flow
-        sample["occlusion"] = occ
         return sample
+
+
+def write_flow(sample: Sample, params: _FlowParams, compute, cur, prev) -> None:
+    """Write the ``flow`` and ``occlusion`` slots of ``sample``: ``compute(cur, prev)`` (the
+    backward flow, full size) and, with ``params.occlusion``, the forward-backward check;
+    zero flow and no occlusion when ``compute`` is None (first frame). Shared by the CPU
+    stages and their CUDA twins, which pass GPU frames and a GPU ``compute``."""
+    h, w = sample.shape
+    if compute is None:
+        flow = np.zeros((h, w, 2), np.float32)
+        occ = np.zeros((h, w), bool)
+    else:
+        flow = compute(cur, prev)
+        if params.occlusion:
+            occ = fb_occlusion(flow, compute(prev, cur), params.occlusion_threshold)
+        else:
+            occ = np.zeros((h, w), bool)
+    sample["flow"] = flow
+    sample["occlusion"] = occ
 
 
 class FarnebackParams(_FlowParams):

@@ -3,7 +3,8 @@
 This package is the only place that touches ``cv2.cuda``. A :class:`Backend` turns a
 list of built stages into the list the pipeline runs (:meth:`Backend.prepare`): the
 CPU backend returns it as it is; the CUDA backend swaps the stages it has a GPU
-implementation for (``bgsub.mog2``, ``morph.open``, ``morph.close``, ``flow.farneback``) for adapters that
+implementation for (``bgsub.mog2``, ``morph.open``, ``morph.close``, ``morph.median``,
+``flow.farneback``) for adapters that
 keep the frame and masks on the GPU in the sample's ``gpu`` slot (a dict of
 ``cv2.cuda_GpuMat``), and downloads them into the ordinary slots only where a CPU stage
 or a sink comes next. Every other stage runs on the CPU as before.

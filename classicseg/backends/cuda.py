@@ -9,7 +9,8 @@ ordinary ``fg``/``shadow`` slots as bool masks, once.
 Implemented on the GPU: ``bgsub.mog2`` (``cv2.cuda.createBackgroundSubtractorMOG2``,
 same parameters and learning-rate schedule; the 0/127/255 labels are split with
 ``cv2.cuda.threshold``), ``morph.open`` and ``morph.close``
-(``cv2.cuda.createMorphologyFilter``), ``flow.farneback`` (``cv2.cuda.cvtColor``,
+(``cv2.cuda.createMorphologyFilter``), ``morph.median`` (``cv2.cuda.createMedianFilter``),
+``flow.farneback`` (``cv2.cuda.cvtColor``,
 ``cv2.cuda.resize`` and ``cv2.cuda.FarnebackOpticalFlow``; the flow is downloaded, as the
 stages that read it run on the CPU).
 """
@@ -133,6 +134,18 @@ class _GpuClose(_GpuMorph):
     op = cv2.MORPH_CLOSE
 
 
+class _GpuMedian(_GpuStage):
+    """``morph.median`` with ``cv2.cuda.createMedianFilter`` on the 0/255 mask."""
+
+    def reset(self) -> None:
+        self.filter = cv2.cuda.createMedianFilter(cv2.CV_8UC1, self.params.ksize)
+
+    def process(self, sample: Sample) -> Sample:
+        g = gpu_slots(sample)
+        g["fg"] = self.filter.apply(_gpu_mask(sample, "fg"))
+        return self._finish(sample, ("fg",))
+
+
 class _GpuFarneback(_GpuStage):
     """``flow.farneback`` on the GPU: grey conversion, down-scaling and the flow itself
     (``cv2.cuda.FarnebackOpticalFlow``) stay there; the low-resolution flow is downloaded and
@@ -161,12 +174,12 @@ class _GpuFarneback(_GpuStage):
         return sample
 
 
-_GPU_STAGES = {"bgsub.mog2": _GpuMOG2, "morph.open": _GpuMorph, "morph.close": _GpuClose,
+_GPU_STAGES = {"bgsub.mog2": _GpuMOG2, "morph.open": _GpuMorph, "morph.close": _GpuClose, "morph.median": _GpuMedian,
                "flow.farneback": _GpuFarneback}
 
 
 class CUDABackend(Backend):
-    """OpenCV CUDA: MOG2, morphology and Farneback flow on the GPU, everything else on the CPU."""
+    """OpenCV CUDA: MOG2, morphology, median filter and Farneback flow on the GPU, everything else on the CPU."""
 
     name = "cuda"
     is_gpu = True

@@ -128,6 +128,25 @@ def test_cuda_morphology_equals_cpu(op):
 
 @pytest.mark.gpu
 @requires_cuda
+@pytest.mark.parametrize("then_gpu", [False, True])
+def test_cuda_mog2_illumination_switch_like_cpu(then_gpu):
+    frames = _clip(40)
+    frames = frames[:25] + [np.clip(f.astype(np.int16) + 90, 0, 255).astype(np.uint8) for f in frames[25:]]
+    steps = [{"stage": "bgsub.mog2", "switch_fraction": 0.5}] + ([{"stage": "morph.open"}] if then_gpu else [])
+    out = {}
+    for be in ("cpu", "cuda"):
+        pipe = Pipeline.from_spec(validate({"pipeline": steps}), be)
+        out[be] = list(pipe.stream(Sample(i, str(i), f) for i, f in enumerate(frames)))
+    events = {be: [e["frame"] for s in out[be] for e in s.data.get("events", [])] for be in out}
+    print(f"illumination events: cpu {events['cpu']}, cuda {events['cuda']}")
+    assert events["cpu"] == events["cuda"] == [26]
+    assert not out["cuda"][25]["fg"].any() and not out["cuda"][25]["shadow"].any()
+    agree = np.mean([np.mean(c["fg"] == g["fg"]) for c, g in zip(out["cpu"][26:], out["cuda"][26:])])
+    assert agree >= 0.99, f"after the switch CPU and CUDA agree on {agree:.4f} of pixels"
+
+
+@pytest.mark.gpu
+@requires_cuda
 @pytest.mark.parametrize("ksize", [3, 5])
 def test_cuda_median_equals_cpu(ksize):
     rng = np.random.default_rng(1)

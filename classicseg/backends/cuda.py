@@ -7,8 +7,8 @@ the next stage runs on the CPU or a sink comes next, downloads its outputs into 
 ordinary ``fg``/``shadow`` slots as bool masks, once.
 
 Implemented on the GPU: ``bgsub.mog2`` (``cv2.cuda.createBackgroundSubtractorMOG2``,
-same parameters and learning-rate schedule; the 0/127/255 labels are split with
-``cv2.cuda.threshold``), ``morph.open`` and ``morph.close``
+same parameters, learning-rate schedule and illumination-switch handling; the 0/127/255
+labels are split with ``cv2.cuda.threshold``, or on the host when they are downloaded), ``morph.open`` and ``morph.close``
 (``cv2.cuda.createMorphologyFilter``), ``morph.median`` (``cv2.cuda.createMedianFilter``),
 ``flow.farneback`` (``cv2.cuda.cvtColor``,
 ``cv2.cuda.resize`` and ``cv2.cuda.FarnebackOpticalFlow``; the flow is downloaded, as the
@@ -25,6 +25,9 @@ from classicseg.stages.flow import scaled_size, upscale_flow, write_flow
 from classicseg.types import Sample
 
 __all__ = ["CUDABackend", "gpu_slots"]
+
+
+_FRAMES = ("image", "gray")  # GPU copies of the frame itself, never downloaded
 
 
 def gpu_slots(sample: Sample) -> dict:
@@ -74,7 +77,8 @@ class _GpuStage(Stage):
     def _finish(self, sample: Sample, slots) -> Sample:
         if self.download_after:  # the host owns these slots from here on (a CPU stage may change them)
             g = gpu_slots(sample)
-            for s in slots:
+            # this stage's masks and any an earlier GPU stage left there (MOG2's shadow before a filter)
+            for s in [*slots, *(k for k in g if k not in slots and k not in _FRAMES)]:
                 sample[s] = g.pop(s).download() > 0
         return sample
 
@@ -93,18 +97,32 @@ class _GpuMOG2(_GpuStage):
         self.t = 0
 
     def process(self, sample: Sample) -> Sample:
-        from classicseg.stages.bgsub.base import learning_rate, split_labels
+        from classicseg.stages.bgsub.base import illumination_switch, learning_rate, split_labels, switch_event
 
         p = self.params
         img = _gpu_image(sample, p.input == "gray")
         raw = self.model.apply(img, learning_rate(p, self.t), self.stream)
         self.t += 1
         if self.download_after:  # a CPU stage or a sink is next: one download, split on the host
-            sample["fg"], sample["shadow"] = split_labels(raw.download(), p.shadow_value if p.detect_shadows else None)
+            fg, shadow = split_labels(raw.download(), p.shadow_value if p.detect_shadows else None)
+            if illumination_switch(sample, fg, p.switch_fraction):
+                self.model.apply(img, 1.0, self.stream)  # the new lighting is the background now
+                fg, shadow = np.zeros_like(fg), np.zeros_like(shadow)
+            sample["fg"], sample["shadow"] = fg, shadow
             return sample
         g = gpu_slots(sample)
         # labels are 0, shadow_value and 255: fg = raw > 254; shadow = (raw > shadow_value - 1) xor fg
         _, fg = cv2.cuda.threshold(raw, 254, 255, cv2.THRESH_BINARY)
+        if p.switch_fraction is not None:
+            h, w = sample.shape
+            if switch_event(sample, cv2.cuda.countNonZero(fg) / (h * w), p.switch_fraction):
+                self.model.apply(img, 1.0, self.stream)
+                g["fg"] = _upload(np.zeros((h, w), np.uint8))
+                if p.detect_shadows:
+                    g["shadow"] = _upload(np.zeros((h, w), np.uint8))
+                    return self._finish(sample, ("fg", "shadow"))
+                sample["shadow"] = np.zeros((h, w), bool)
+                return self._finish(sample, ("fg",))
         g["fg"] = fg
         if p.detect_shadows:
             _, ge = cv2.cuda.threshold(raw, p.shadow_value - 1, 255, cv2.THRESH_BINARY)

@@ -82,8 +82,13 @@ def illumination_switch(sample: Sample, fg: np.ndarray, fraction: float | None) 
     on the sample; the caller re-learns its model and reports no foreground for the frame."""
     if fraction is None:
         return False
-    share = float(fg.mean())
-    if share < fraction:
+    return switch_event(sample, float(fg.mean()), fraction)
+
+
+def switch_event(sample: Sample, share: float, fraction: float | None) -> bool:
+    """:func:`illumination_switch` given the foreground's share of the frame (the CUDA backend
+    counts it on the GPU)."""
+    if fraction is None or share < fraction:
         return False
     sample.data.setdefault("events", []).append(
         {"frame": sample.index + 1, "name": sample.name, "event": "illumination", "fg_fraction": round(share, 3)})

@@ -97,39 +97,36 @@ class _GpuMOG2(_GpuStage):
         self.t = 0
 
     def process(self, sample: Sample) -> Sample:
-        from classicseg.stages.bgsub.base import illumination_switch, learning_rate, split_labels, switch_event
+        from classicseg.stages.bgsub.base import learning_rate, split_labels, switch_event
 
         p = self.params
         img = _gpu_image(sample, p.input == "gray")
         raw = self.model.apply(img, learning_rate(p, self.t), self.stream)
         self.t += 1
+        h, w = sample.shape
+        watch = p.switch_fraction is not None
         if self.download_after:  # a CPU stage or a sink is next: one download, split on the host
             fg, shadow = split_labels(raw.download(), p.shadow_value if p.detect_shadows else None)
-            if illumination_switch(sample, fg, p.switch_fraction):
-                self.model.apply(img, 1.0, self.stream)  # the new lighting is the background now
-                fg, shadow = np.zeros_like(fg), np.zeros_like(shadow)
+            share = float(fg.mean()) if watch else 0.0
+        else:  # labels are 0, shadow_value and 255: fg = raw > 254
+            _, fg = cv2.cuda.threshold(raw, 254, 255, cv2.THRESH_BINARY)
+            share = cv2.cuda.countNonZero(fg) / (h * w) if watch else 0.0
+        if switch_event(sample, share, p.switch_fraction):
+            self.model.apply(img, 1.0, self.stream)  # the new lighting is the background now
+            # host masks; a GPU stage next uploads them
+            sample["fg"], sample["shadow"] = np.zeros((h, w), bool), np.zeros((h, w), bool)
+            return sample
+        if self.download_after:
             sample["fg"], sample["shadow"] = fg, shadow
             return sample
         g = gpu_slots(sample)
-        # labels are 0, shadow_value and 255: fg = raw > 254; shadow = (raw > shadow_value - 1) xor fg
-        _, fg = cv2.cuda.threshold(raw, 254, 255, cv2.THRESH_BINARY)
-        if p.switch_fraction is not None:
-            h, w = sample.shape
-            if switch_event(sample, cv2.cuda.countNonZero(fg) / (h * w), p.switch_fraction):
-                self.model.apply(img, 1.0, self.stream)
-                g["fg"] = _upload(np.zeros((h, w), np.uint8))
-                if p.detect_shadows:
-                    g["shadow"] = _upload(np.zeros((h, w), np.uint8))
-                    return self._finish(sample, ("fg", "shadow"))
-                sample["shadow"] = np.zeros((h, w), bool)
-                return self._finish(sample, ("fg",))
         g["fg"] = fg
-        if p.detect_shadows:
+        if p.detect_shadows:  # shadow = (raw > shadow_value - 1) xor fg
             _, ge = cv2.cuda.threshold(raw, p.shadow_value - 1, 255, cv2.THRESH_BINARY)
             g["shadow"] = cv2.cuda.bitwise_xor(ge, fg)
-            return self._finish(sample, ("fg", "shadow"))
-        sample["shadow"] = np.zeros(sample.shape, bool)
-        return self._finish(sample, ("fg",))
+        else:
+            sample["shadow"] = np.zeros((h, w), bool)
+        return sample
 
 
 class _GpuMorph(_GpuStage):

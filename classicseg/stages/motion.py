@@ -34,7 +34,7 @@ from classicseg.errors import ClassicsegError
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.stages.flow import pixel_grid, to_gray, warp
-from classicseg.stages.vos import ColorModel, fuse_in_box, to_colour_space
+from classicseg.stages.vos import ColorModel, fuse_in_box, sigmoid, to_colour_space
 from classicseg.types import Sample
 
 __all__ = ["flow_correspondences", "track_features", "fit_homography", "camera_flow", "residual_flow",
@@ -281,7 +281,7 @@ def motion_probability(residual, valid=None, z_threshold: float = 3.0, gain: flo
     med = float(np.median(sub))
     sigma = max(1.4826 * float(np.median(np.abs(sub - med))), min_sigma)
     z = (mag - med) / sigma
-    p = (1.0 / (1.0 + np.exp(-gain * (z - z_threshold)))).astype(np.float32)
+    p = sigmoid(gain * (z - z_threshold))
     if valid is not None:
         p[~valid] = 0.0
     return p

@@ -56,6 +56,7 @@ __all__ = [
     "pixel_features",
     "propagate",
     "read_init_mask",
+    "sigmoid",
     "uniform_lbp",
     "unlinked_capped",
 ]
@@ -66,6 +67,11 @@ _EPS = 1e-3
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPS, 1 - _EPS)
     return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function (the inverse of the log-odds), float32."""
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32, copy=False)
 
 
 class ColorModel:
@@ -345,7 +351,7 @@ class TwoColourModels:
             return p0
         z0, zr = _logit(p0), _logit(self.recent.posterior(image))
         z = np.maximum(z0, zr) if self.combine == "max" else (1 - self.weight) * z0 + self.weight * zr
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        return sigmoid(z)
 
 
 def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray | None = None,
@@ -451,7 +457,7 @@ def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int =
 def fuse(p_motion: np.ndarray, p_colour: np.ndarray, w_motion: float = 1.0, w_colour: float = 1.0) -> np.ndarray:
     """Combine two probabilities by a weighted sum of log-odds: σ(a·logit(p_m) + b·logit(p_c))."""
     z = w_motion * _logit(p_motion) + w_colour * _logit(p_colour)
-    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    return sigmoid(z)
 
 
 def propagate(image, prev_mask, flow, colour: ColorModel | TwoColourModels | None = None, occlusion=None,
@@ -535,7 +541,7 @@ def propagate(image, prev_mask, flow, colour: ColorModel | TwoColourModels | Non
             z += w_texture * np.clip(classifier.logit(feats), -texture_limit, texture_limit)
             if parts is not None:
                 parts["features"] = feats
-        prob[y0:y1, x0:x1] = 1.0 / (1.0 + np.exp(-z))
+        prob[y0:y1, x0:x1] = sigmoid(z)
     if linked:
         prob = unlinked_capped(prob, pm > 0.5, 1.0 - motion_confidence)
     return prob

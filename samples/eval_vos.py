@@ -3,7 +3,7 @@
 Usage::
 
     /work/venv/bin/python samples/eval_vos.py [--data ../shared/data/davis2016] [--out /tmp/vos_pred]
-        [--set vos.propagate.bins=32 ...] [--seq blackswan ...]
+        [--set vos.propagate.bins=32 ...] [--seq blackswan ...] [--config my-vos.yaml]
 
 Prints per-sequence J, F, J&F and seconds per frame (one OpenCV thread, one numba
 thread; the time covers the pipeline's stages, not reading or writing files), then the
@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "davis2016"))
     ap.add_argument("--out", default="/tmp/classicseg_vos_pred")
     ap.add_argument("--preset", default="vos")
+    ap.add_argument("--config", help="a pipeline file instead of the preset")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="STAGE.PARAM=VALUE override")
     ap.add_argument("--seq", action="append", help="only these sequences")
     args = ap.parse_args()
@@ -49,7 +50,7 @@ def main() -> None:
     rows = []
     for seq in args.seq or SEQUENCES:
         init = data / "Annotations" / "480p" / seq / "00000.png"
-        pipe = Pipeline.load(preset=args.preset, sets=[f"vos.propagate.init_mask={init}", *args.sets])
+        pipe = Pipeline.load(preset=None if args.config else args.preset, config=args.config, sets=[f"vos.propagate.init_mask={init}", *args.sets])
         source = open_source(str(data / "JPEGImages" / "480p" / seq), prefetch=0)
         t0 = time.perf_counter()
         stats = pipe.run(source, [MaskSink(out / seq, source)])

@@ -21,15 +21,16 @@ def test_vos_preset_on_davis2016(shared_data, tmp_path):
     res = evaluate_dataset(tmp_path, root / "Annotations" / "480p")
     for s in res.sequences:
         print(f"{s.name}: J={s.J_mean:.3f} F={s.F_mean:.3f} J&F={s.JF:.3f}")
-    # Measured 0.792 (J 0.819, F 0.766): blackswan 0.914, car-shadow 0.796, dog 0.777,
-    # motocross-jump 0.684, with the recent colour model and the colour-and-texture classifier
-    # learned from confidently labelled pixels (0.736 without them; 0.714 before issue 4).
-    # The issue's target of 0.80 is NOT quite reached. These guard against regressions: what the
-    # preset reaches minus 0.02 overall, minus 0.03 on dog and motocross-jump; car-shadow swings
-    # by +-0.06 under small changes (0.73-0.81 across neighbouring settings), so its guard is looser.
-    assert res.JF >= 0.774, res.table()
+    # Measured 0.803 (J 0.836, F 0.771): blackswan 0.914, car-shadow 0.841, dog 0.776,
+    # motocross-jump 0.683, with the recent colour model and the colour-and-texture classifier
+    # learned from confidently labelled pixels and the rigid shape template (0.792 without the
+    # template, 0.736 without the appearance models either; 0.714 before issue 4).
+    # These guard against regressions: what the preset reaches minus 0.02 overall, minus 0.03 on
+    # dog and motocross-jump; car-shadow swings by +-0.06 under small changes (0.81-0.85 across
+    # neighbouring template weights, 0.73-0.81 without the template), so its guard is looser.
+    assert res.JF >= 0.783, res.table()
     by_name = {s.name: s.JF for s in res.sequences}
     assert by_name["dog"] >= 0.745, res.table()
     assert by_name["motocross-jump"] >= 0.655, res.table()
-    assert by_name["car-shadow"] >= 0.72, res.table()
+    assert by_name["car-shadow"] >= 0.78, res.table()
     assert res.JF > 0.55  # clearly above the plain Farneback warp (0.550)

@@ -6,10 +6,12 @@ import pytest
 from classicseg.pipeline import Pipeline
 from classicseg.stages.vos import (
     N_FEATURES,
+    ShapeTemplate,
     ColorModel,
     PixelClassifier,
     TwoColourModels,
     confident_labels,
+    object_affine,
     pixel_features,
     uniform_lbp,
 )
@@ -186,3 +188,72 @@ def test_recent_appearance_follows_an_object_into_shade():
     assert min(iou) > 0.9
     first_only = _run(frames, masks[0], base)
     assert not first_only[-1]["fg"].any()  # the first-frame colours alone call the shaded disk background
+
+
+def test_object_affine_known_answer():
+    h, w = 60, 80
+    a = np.array([[1.02, 0.01, -3.0], [-0.02, 0.98, 2.0]])  # x_{t-1} = a . [x_t, 1]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    flow = np.dstack([a[0, 0] * xx + a[0, 1] * yy + a[0, 2] - xx, a[1, 0] * xx + a[1, 1] * yy + a[1, 2] - yy])
+    inside = np.zeros((h, w), bool)
+    inside[10:50, 20:60] = True
+    flow[10:14, 20:24] = 30.0  # outliers
+    fit, share = object_affine(flow.astype(np.float32), inside)
+    assert np.allclose(fit, a, atol=1e-3)
+    assert share == pytest.approx(1 - 16 / 1600, abs=1e-6)
+    assert object_affine(flow, np.zeros((h, w), bool)) == (None, 0.0)
+
+
+def test_shape_template_follows_a_rigid_object_and_abstains_on_a_non_rigid_one():
+    h, w = 60, 90
+    mask = np.zeros((h, w), bool)
+    mask[20:40, 10:40] = True
+    rigid = ShapeTemplate(mask, floor=0.3, depth=3)
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[..., 0] = -2.0  # the object moves 2 px right per frame
+    warped = mask
+    for t in range(1, 6):
+        warped = np.roll(mask, 2 * t, axis=1)
+        rigid.step(flow, warped)
+    assert rigid.rigidity == pytest.approx(1.0)
+    assert np.array_equal(rigid.outline(), np.roll(mask, 10, axis=1))
+    ev = rigid.evidence()
+    assert ev[30, 35] == pytest.approx(1.0) and ev[30, 15] == 0 and ev[30, 52] == 0 and ev.max() == 1.0
+    floppy = ShapeTemplate(mask, floor=0.3)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        floppy.step(rng.normal(0, 5, (h, w, 2)).astype(np.float32), mask)
+    assert floppy.rigidity < 0.3 and not floppy.evidence().any()
+
+
+def _half_shade_clip(n=16, h=120, w=220, step=2, seed=0):
+    """A textured rigid box moving right; from frame 3 its front half has exactly the colour of a dark
+    background block that the first frame shows (a car whose front drives into shade)."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(100, 200, (h // 4, w // 4, 3), dtype=np.uint8)
+    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_CUBIC)
+    bg[:15, :] = (30, 30, 30)
+    tex = rng.integers(0, 60, (60 // 4, 80 // 4, 3), dtype=np.uint8)
+    tex = cv2.resize(tex, (80, 60), interpolation=cv2.INTER_CUBIC)
+    frames, masks = [], []
+    for t in range(n):
+        img = bg.copy()
+        x = 20 + step * t
+        obj = tex.copy() + np.array((0, 0, 150), np.uint8)
+        if t >= 3:
+            obj[:, 40:] = 30
+        img[30:90, x:x + 80] = obj
+        m = np.zeros((h, w), bool)
+        m[30:90, x:x + 80] = True
+        frames.append(img)
+        masks.append(m)
+    return frames, masks
+
+
+def test_shape_template_keeps_a_rigid_part_that_turns_the_colour_of_the_background():
+    frames, masks = _half_shade_clip()
+    iou = {}
+    for w_shape in (0, 8):
+        out = _run(frames, masks[0], [f"vos.propagate.w_shape={w_shape}", "vos.propagate.shape_floor=0.3"])
+        iou[w_shape] = np.mean([(o["fg"] & m).sum() / max((o["fg"] | m).sum(), 1) for o, m in zip(out, masks)][-4:])
+    assert iou[8] > 0.85 and iou[8] > iou[0] + 0.1, iou

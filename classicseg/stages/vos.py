@@ -410,9 +410,7 @@ class ShapeTemplate:
     def step(self, flow: np.ndarray, warped: np.ndarray) -> None:
         inner = cv2.distanceTransform(warped.view(np.uint8), cv2.DIST_L2, 3) > 3
         a, share = object_affine(flow, inner if np.count_nonzero(inner) >= 6 else warped, threshold=self.threshold)
-        if a is None:
-            share = 0.0
-        else:
+        if a is not None:
             self.a = self.a @ np.vstack([a, [0.0, 0.0, 1.0]])
         self.rigidity = share if self.rigidity is None else self.memory * self.rigidity + (1 - self.memory) * share
 
@@ -602,7 +600,8 @@ def propagate(image, prev_mask, flow, colour: ColorModel | TwoColourModels | Non
     if not 0.5 < motion_confidence <= 1.0:
         raise ValueError(f"motion_confidence must be in (0.5, 1], got {motion_confidence}")
     pm = motion_prior(prev_mask, flow, occlusion, sigma, motion_sigma)
-    box = _box(pm > 0.5, margin, min_margin)
+    core = pm > 0.5
+    box = _box(core, margin, min_margin)
     if parts is not None:
         parts.update(prior=pm, box=box, features=None, coherence=None)
     if colour is None:
@@ -612,12 +611,12 @@ def propagate(image, prev_mask, flow, colour: ColorModel | TwoColourModels | Non
     use_texture = classifier is not None and classifier.ready and w_texture > 0
     use_shape = shape is not None and w_shape > 0
     if use_shape:
-        shape.step(flow, pm > 0.5)
+        shape.step(flow, core)
     if box is not None and (w_flow > 0 or use_texture or use_shape):
         y0, y1, x0, x1 = box
         z = _logit(prob[y0:y1, x0:x1])
         if w_flow > 0:
-            coh = motion_coherence(flow, pm > 0.5, box)[y0:y1, x0:x1]
+            coh = motion_coherence(flow, core, box)[y0:y1, x0:x1]
             z += w_flow * coh
             if parts is not None:
                 parts["coherence"] = coh
@@ -630,7 +629,7 @@ def propagate(image, prev_mask, flow, colour: ColorModel | TwoColourModels | Non
             z += w_shape * shape.evidence()[y0:y1, x0:x1]
         prob[y0:y1, x0:x1] = sigmoid(z)
     if linked:
-        prob = unlinked_capped(prob, pm > 0.5, 1.0 - motion_confidence)
+        prob = unlinked_capped(prob, core, 1.0 - motion_confidence)
     return prob
 
 

@@ -135,7 +135,7 @@ def test_two_walkers_crossing_keep_their_identities():
 
 
 def test_weak_detections_continue_tracks_but_start_none():
-    tr = HungarianTracker(min_hits=1, high_score=0.5)
+    tr = HungarianTracker(min_hits=1, high_score=0.5, box="detection")
     assert tr.process(_det_frame(0, [(10, 10, 20, 40, 0.1, (0, 0, 255))]))["tracks"] == []
     assert tr.tracks == []
     tr.process(_det_frame(1, [(10, 10, 20, 40, 0.9, (0, 0, 255))]))
@@ -146,7 +146,7 @@ def test_weak_detections_continue_tracks_but_start_none():
 def test_delay_reports_from_the_first_hit_and_fills_gaps():
     """With delay 4 a track confirmed at its 3rd hit is reported from its 1st, and a
     2-frame gap is filled by linear interpolation; the stage holds 4 frames back."""
-    tr = HungarianTracker(min_hits=3, delay=4, max_missed=5, w_app=0)
+    tr = HungarianTracker(min_hits=3, delay=4, max_missed=5, w_app=0, box="detection")
     assert tr.latency == 4
     done = []
     for t in range(12):

@@ -142,12 +142,13 @@ class RowSizeModel:
         return b[:, 3] / np.maximum(exp, 1.0)
 
 
-def blob_people(fg: np.ndarray, model: RowSizeModel, aspect: float, *, min_area: int = 300,
+def blob_people(fg: np.ndarray, model: RowSizeModel, aspect: float, *, min_area: float = 0.25,
                 min_ratio: float = 0.8, max_ratio: float = 1.25, min_fill: float = 0.4) -> np.ndarray:
     """Person boxes from foreground components whose height matches the size model.
 
-    A component whose height is between ``min_ratio`` and ``max_ratio`` of the expected
-    person height at its bottom row is taken for ``k = round(width / expected width)``
+    A component covering at least ``min_area`` of the expected person box at its bottom
+    row (``aspect * height`` by ``height``), whose height is between ``min_ratio`` and
+    ``max_ratio`` of that expected height, is taken for ``k = round(width / expected width)``
     people side by side (a group walking together merges into one blob) and split into
     ``k`` boxes of the expected size, standing on the component's bottom row. Boxes that
     are less than ``min_fill`` foreground are dropped.
@@ -164,9 +165,9 @@ def blob_people(fg: np.ndarray, model: RowSizeModel, aspect: float, *, min_area:
     _, _, stats, _ = cv2.connectedComponentsWithStats(fg.view(np.uint8), connectivity=8)
     out = []
     for x, y, w, h, area in stats[1:]:
-        if area < min_area:
-            continue
         height = float(model.expected_height(y + h))
+        if area < min_area * aspect * height * height:
+            continue
         if height < 16 or not min_ratio <= h / height <= max_ratio:
             continue
         width = aspect * height
@@ -263,13 +264,12 @@ def perspective_plan(expected_height, shape, *, min_height: float, tol: float, t
 
 
 def hog_windows(image: np.ndarray, hog: cv2.HOGDescriptor, plan: ScanPlan, *, hit_threshold: float = 0.0,
-                win_stride: int = 8, refine: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                win_stride: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Raw HOG windows ``(x, y, w, h)`` (image pixels) and SVM scores over the levels of ``plan``.
 
     Each level's strip of rows is padded (replicated), resized so that the level's window
-    height becomes 128 pixels and scanned by ``HOGDescriptor.detect`` (no grouping). With
-    ``refine``, each window found also tries the 8 positions half a stride around it and
-    keeps the best-scoring one (the precision of a half stride at a fraction of its cost).
+    height becomes 128 pixels and scanned by ``HOGDescriptor.detect`` (no grouping), as
+    ``detectMultiScale`` does with each level of its pyramid.
     """
     H, W = image.shape[:2]
     out, scores = [], []
@@ -290,8 +290,6 @@ def hog_windows(image: np.ndarray, hog: cv2.HOGDescriptor, plan: ScanPlan, *, hi
             continue
         loc = np.asarray(loc, np.float64).reshape(-1, 2)
         w = np.asarray(w, np.float64).reshape(-1)
-        if refine and win_stride >= 2:
-            loc, w = _climb(img, hog, loc, w, win_stride // 2)
         fx, fy = size[0] / strip.shape[1], size[1] / strip.shape[0]
         out.append(np.c_[loc[:, 0] / fx - sd, loc[:, 1] / fy + r0,
                          np.full(len(loc), WINDOW[0] / fx), np.full(len(loc), WINDOW[1] / fy)])
@@ -301,27 +299,11 @@ def hog_windows(image: np.ndarray, hog: cv2.HOGDescriptor, plan: ScanPlan, *, hi
     return np.concatenate(out), np.concatenate(scores)
 
 
-def _climb(img: np.ndarray, hog: cv2.HOGDescriptor, loc: np.ndarray, w: np.ndarray, step: int):
-    """Move each window ``loc`` to the best-scoring of the 3x3 positions ``step`` apart around it."""
-    loc, w = loc.copy(), w.copy()
-    h_img, w_img = img.shape[:2]
-    for k, (x, y) in enumerate(loc.astype(int)):
-        x0, y0 = max(x - step, 0), max(y - step, 0)
-        crop = img[y0:min(y + WINDOW[1] + step, h_img), x0:min(x + WINDOW[0] + step, w_img)]
-        l2, w2 = hog.detect(crop, hitThreshold=-1e9, winStride=(step, step), padding=(0, 0))
-        if len(w2):
-            j = int(np.argmax(np.ravel(w2)))
-            if float(np.ravel(w2)[j]) > w[k]:
-                loc[k] = (x0 + l2[j][0], y0 + l2[j][1])
-                w[k] = float(np.ravel(w2)[j])
-    return loc, w
-
-
 def detect_people(image: np.ndarray, fg: np.ndarray | None = None, *, hog: cv2.HOGDescriptor | None = None,
                   hit_threshold: float = 0.0, win_stride: int = 8, scale: float = 1.05, upscale: float = 1.0,
                   pad: int = 0, plan: ScanPlan | None = None, nms_iou: float = 0.3, shrink_w: float = 0.53,
                   shrink_h: float = 0.78, offset_y: float = 0.1, min_fg: float = 0.0, strong_score: float = 1.0,
-                  contained: float = 1.0, refine: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  contained: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """People boxes and scores in a BGR frame, by HOG + linear SVM (Dalal & Triggs 2005).
 
     Parameters
@@ -369,7 +351,7 @@ def detect_people(image: np.ndarray, fg: np.ndarray | None = None, *, hog: cv2.H
         hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
     if plan is None:
         plan = pyramid_plan(image.shape, WINDOW[1] / upscale, scale, pad)
-    boxes, scores = hog_windows(image, hog, plan, hit_threshold=hit_threshold, win_stride=win_stride, refine=refine)
+    boxes, scores = hog_windows(image, hog, plan, hit_threshold=hit_threshold, win_stride=win_stride)
     if not len(boxes):
         return np.zeros((0, 4)), np.zeros(0)
     keep = non_max_suppression(boxes, scores, nms_iou)
@@ -386,7 +368,6 @@ def detect_people(image: np.ndarray, fg: np.ndarray | None = None, *, hog: cv2.H
 class PeopleParams(Params):
     scale: float = Field(1.05, gt=1, le=2, description="image pyramid step of detectMultiScale")
     win_stride: int = Field(8, ge=1, le=64, description="window stride in pixels")
-    refine: bool = Field(False, description="move each window to the best of the positions half a stride around it")
     hit_threshold: float = Field(0.3, ge=-2, le=5, description="SVM score a window needs")
     strong_score: float = Field(1.0, ge=-2, le=10, description="windows scoring at least this are confident: they teach the "
                                                  "size model and need no foreground")
@@ -419,7 +400,8 @@ class PeopleParams(Params):
     blob_score: float | None = Field(None, ge=-10, le=10, description="also report foreground blobs of a person's learned size "
                                                        "(groups split by width) with this score (None: off)")
     blob_min_fill: float = Field(0.4, ge=0, le=1, description="share of a blob box that must be foreground")
-    blob_min_area: int = Field(300, ge=1, description="smallest foreground component (pixels) taken as people")
+    blob_min_area: float = Field(0.25, gt=0, le=1, description="smallest foreground component taken as people, as a "
+                                                               "share of the expected person box at its row")
 
     @model_validator(mode="after")
     def _fits(self):
@@ -479,8 +461,7 @@ class PeopleDetector(Stage):
         boxes, scores = detect_people(sample.image, fg, hog=self.hog, hit_threshold=p.hit_threshold,
                                       win_stride=p.win_stride, plan=plan, nms_iou=p.nms_iou, shrink_w=p.shrink_w,
                                       shrink_h=p.shrink_h, offset_y=p.offset_y, min_fg=p.min_fg,
-                                      strong_score=p.strong_score, contained=p.contained if self.size.coef is None else 1.0,
-                                      refine=p.refine)
+                                      strong_score=p.strong_score, contained=p.contained if self.size.coef is None else 1.0)
         if p.size_tol > 0 or p.blob_score is not None:
             self.size.add(boxes[scores >= p.strong_score])
         if p.size_tol > 0 and len(boxes):
@@ -490,6 +471,7 @@ class PeopleDetector(Stage):
         if p.blob_score is not None:
             aspect = p.shrink_w * 64 / (p.shrink_h * 128)  # the person's shape in the 64x128 window
             extra = blob_people(fg, self.size, aspect, min_area=p.blob_min_area, min_fill=p.blob_min_fill)
+            extra = extra[extra[:, 1] + extra[:, 3] >= self.top_row()]
             if len(extra) and len(boxes):  # a blob box where HOG found the person adds nothing
                 extra = extra[box_iou(extra, boxes).max(1) < 0.3]
             boxes = np.r_[boxes, extra]

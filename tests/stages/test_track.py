@@ -211,7 +211,7 @@ def test_a_merged_blob_twice_a_person_wide_is_split_in_two():
     fg = np.zeros((200, 300), bool)
     fg[70:160, 100:162] = True  # 90 tall, 62 wide: two people of aspect 0.34 (31 px) side by side
     fg[150:160, 250:260] = True  # too short for a person standing there
-    boxes = blob_people(fg, m, aspect=0.34, min_area=50)
+    boxes = blob_people(fg, m, aspect=0.34)
     assert len(boxes) == 2
     assert boxes[:, 0] + boxes[:, 2] / 2 == pytest.approx([115.5, 146.5], abs=0.6)
     assert boxes[:, 3] == pytest.approx([90, 90], abs=1)
@@ -220,7 +220,7 @@ def test_a_merged_blob_twice_a_person_wide_is_split_in_two():
 
 
 def test_people_detector_reports_split_blobs_with_their_score():
-    st = PeopleDetector(blob_score=0.0, blob_min_area=50)
+    st = PeopleDetector(blob_score=0.0)
     st.size = _fitted_model()
     s = Sample(0, "0", np.full((200, 300, 3), 128, np.uint8))
     s["fg"] = np.zeros((200, 300), bool)

@@ -261,3 +261,25 @@ def test_tracking_preset_runs_end_to_end_and_flushes_its_delay():
     out = list(pipe.stream(frames))
     assert [s.index for s in out] == list(range(12))
     assert all(isinstance(s["tracks"], list) for s in out)
+
+
+def test_assignment_does_not_trade_a_good_match_for_two_dropped_ones():
+    """Track 0 fits detection 1 well (0.5); detection 0 fits only track 0, and badly (1.5 > max_cost).
+    Solving on the raw costs pairs 0-0 and 1-1 (1.5 + 1.3 < 0.5 + 1e6) and then drops both."""
+    from classicseg.stages.track import _assign
+
+    cost = np.array([[1.5, 0.5], [1e6, 1.3]])
+    assert _assign(cost, max_cost=1.2) == [(0, 1)]
+
+
+def test_filter_box_is_smoother_than_the_detections():
+    """A box walking right whose detected height jitters by +-10 %: the reported (filter) height
+    varies less than the detections', and box='detection' reports them as they are."""
+    heights = [40 + (4 if t % 2 else -4) for t in range(12)]
+    out = {}
+    for mode in ("filter", "detection"):
+        tr = HungarianTracker(min_hits=1, w_app=0, box=mode)
+        out[mode] = [tr.process(_det_frame(t, [(10 + 3 * t, 20, 20, h, 1.0, (0, 200, 0))]))["tracks"][0][1][3]
+                     for t, h in enumerate(heights)]
+    assert out["detection"] == pytest.approx(heights)
+    assert np.std(out["filter"][4:]) < 0.5 * np.std(heights[4:])

@@ -47,6 +47,7 @@ def _threads(n: int | None) -> None:
 
 
 def _progress(total, desc, enabled):
+    """A tqdm bar on a terminal (None when disabled)."""
     if not enabled:
         return None
     from tqdm import tqdm
@@ -99,85 +100,26 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 def run(preset, config_file, sets, input_, output, overlay, init_mask, keyframes, merge, prior, prior_match,
         prior_weight, events, snapshots, threads, max_bad_frames, max_frames, progress, as_json, backend):
     """Run a pipeline on a video, image folder, camera or stream and write masks."""
-    from itertools import islice
-
-    from classicseg.config import resolve
-    from classicseg.io.sinks import EventsSink, MaskSink, TracksSink, VideoSink, write_json
-    from classicseg.io.sources import open_source
-    from classicseg.pipeline import Pipeline
+    from classicseg import session
 
     _threads(threads)
-    spec = resolve(preset, config_file, sets)  # validated before any frame is read
-    if init_mask and not keyframes:  # with keyframes, the initial mask is keyframe 0 of the driver
-        takers = [st.id for st in spec.steps if "init_mask" in type(st.params).model_fields]
-        if not takers:
-            raise ConfigError(f"--init-mask: no stage of pipeline {spec.name!r} takes an initial mask "
-                              f"(use --preset vos)")
-        spec = resolve(preset, config_file, [*sets, f"{takers[0]}.init_mask={init_mask}"])
-    if prior:
-        from classicseg.stages.prior import with_prior_fuse
-
-        spec = with_prior_fuse(spec, prior_weight)
-    else:
-        from classicseg.stages.prior import needs_prior
-
-        if needs_prior(spec):
-            raise ConfigError(f"pipeline {spec.name!r} reads another model's masks: give --prior DIR")
-    pipe = Pipeline.from_spec(spec, backend)  # and the backend resolved
-    opts = spec.source.model_dump()
-    if max_bad_frames is not None:
-        opts["max_bad_frames"] = max_bad_frames
-    source = open_source(input_, **opts)
-    sinks = []
-    if output:
-        sinks.append(MaskSink(output, source))
-    if output and any("tracks" in s.stage.provides for s in spec.steps):
-        sinks.append(TracksSink(Path(output) / "tracks.txt"))
-    if output and (events or any("events" in s.stage.provides or getattr(s.params, "switch_fraction", None)
-                                  for s in spec.steps)):
-        sinks.append(EventsSink(Path(output) / "events.jsonl", Path(output) / "snapshots" if snapshots else None))
-    if overlay:
-        sinks.append(VideoSink(overlay, source.fps))
-    if not sinks:
-        log.warning("no --output or --overlay: masks are computed but not written")
-    total = min(filter(None, [source.length, max_frames]), default=None)
-    bar = _progress(total, source.name, progress and not as_json)
-    frames = islice(source, max_frames) if max_frames else source
-    priors = None
-    if prior:
-        from classicseg.io.priors import PriorFolder, attach_prior
-
-        priors = PriorFolder(prior, prior_match)
-        priors.check_count(source.length if not max_frames else None)
-        frames = attach_prior(frames, priors)
-        if not keyframes and not init_mask and any(hasattr(s, "set_init_mask") for s in pipe.stages):
-            from classicseg.keyframes import init_stage, seed_from_prior
-
-            frames = seed_from_prior(frames, init_stage(pipe))  # the first frame's prior starts vos
-    try:
-        if keyframes:
-            from classicseg.keyframes import run_with_keyframes
-
-            stats = run_with_keyframes(pipe, source, max_frames, keyframes, init_mask, priors, merge, sinks,
-                                       progress=bar)
-        else:
-            stats = pipe.run(frames, sinks, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
-        source.close()
-    summary = {"input": str(input_), "pipeline": spec.name, **stats.to_dict(), "skipped_frames": source.skipped,
-               "dropped_frames": source.dropped, "reconnects": source.reconnects}
-    if output:
-        write_json(Path(output) / "run.json", {**summary, "config": spec.to_dict()})
+    req = session.Request(
+        input=input_, preset=preset, config=config_file, sets=tuple(sets), backend=backend, output=output,
+        overlay=overlay, events=events, snapshots=snapshots, init_mask=init_mask, keyframes=keyframes, merge=merge,
+        prior=prior, prior_match=prior_match, prior_weight=prior_weight, max_frames=max_frames,
+        max_bad_frames=max_bad_frames,
+        progress=(lambda total, name: _progress(total, name, progress and not as_json)))
+    result = session.run(session.prepare(req))  # validated before any frame is read
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        _print_summary(source.name, stats, Path(output) if output else None, sinks[0].count if output else None)
-        if source.skipped:
-            click.echo(f"skipped {source.skipped} undecodable frames")
-        if source.dropped or source.reconnects:
-            click.echo(f"live: {source.dropped} frames dropped, {source.reconnects} reconnects")
+        click.echo(json.dumps(result.summary, indent=2))
+        return
+    s = result.summary
+    _print_summary(result.name, result.stats,
+                   Path(output) if output else None, result.masks_written if output else None)
+    if s["skipped_frames"]:
+        click.echo(f"skipped {s['skipped_frames']} undecodable frames")
+    if s["dropped_frames"] or s["reconnects"]:
+        click.echo(f"live: {s['dropped_frames']} frames dropped, {s['reconnects']} reconnects")
 
 
 # -- eval ------------------------------------------------------------------------
@@ -241,6 +183,15 @@ def _flow_pictures(viz: Path):
         r.flow = r.gt = r.valid = None
 
     return write
+
+
+def _flow_function(name: str, scale: float):
+    from classicseg.stages.flow import flow_function
+
+    try:
+        return flow_function(name, scale)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 _EVAL_NEEDS = {"cdnet": ("pred", "gt"), "davis": ("pred", "gt"), "mot": ("pred", "gt"), "miou": ("pred", "gt"),
@@ -310,8 +261,10 @@ def eval_(metric, pred, gt, method, scale, images, occlusion, viz, as_json):
         import numpy as np
 
         from classicseg.metrics.consistency import evaluate_dataset
+        from classicseg.stages.flow import fb_occlusion
 
-        res = evaluate_dataset(pred, images, method or "dis", scale, occlusion)
+        res = evaluate_dataset(pred, images, _flow_function(method or "dis", scale),
+                               fb_occlusion if occlusion else None)
         rows = [r.row() for r in res]
         if len(res) > 1:
             rows.append({"sequence": "mean", "pairs": sum(len(r.values) for r in res),
@@ -323,8 +276,9 @@ def eval_(metric, pred, gt, method, scale, images, occlusion, viz, as_json):
     else:
         from classicseg.metrics.flow import evaluate_flow_dataset
 
-        result = evaluate_flow_dataset(gt, None if pred else (method or "dis"), pred, scale, keep_flows=bool(viz),
-                                       on_pair=_flow_pictures(Path(viz)) if viz else None)
+        fn = None if pred else _flow_function(method or "dis", scale)
+        result = evaluate_flow_dataset(gt, fn, pred, label=f"{method or 'dis'} (scale {scale:g})",
+                                       keep_flows=bool(viz), on_pair=_flow_pictures(Path(viz)) if viz else None)
         rows = result.table()
         shown = list(rows[0])
         extra["source"] = result.source
@@ -379,12 +333,12 @@ def demo(output, frames, seed, preset, threads, progress):
 @click.option("--json", "as_json", is_flag=True)
 def stages(name, as_json):
     """List every stage with its parameters, defaults and one-line doc."""
-    from classicseg import registry
+    from classicseg import catalog
     from classicseg.config import describe_params
 
-    items = registry.all_stages()
+    items = catalog.all_stages()
     if name:
-        items = {name: registry.get(name)}
+        items = {name: catalog.get(name)}
     if as_json:
         out = {
             n: {"doc": c.doc(), "requires": list(c.requires), "provides": list(c.provides), "cite": c.cite,

@@ -28,9 +28,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from classicseg import registry
+from classicseg import catalog, registry
 from classicseg.errors import ConfigError
-from classicseg.stage import Params, Stage
+from classicseg.stage import Params, Stage, check_chain
+from classicseg.types import SLOTS
 
 TOP_KEYS = ("name", "description", "backend", "source", "pipeline")
 BACKENDS = ("auto", "cpu", "cuda")  # classicseg.backends.BACKENDS (not imported here: no cv2.cuda probe)
@@ -69,6 +70,26 @@ class PipelineSpec:
     name: str = "pipeline"
     description: str = ""
     backend: str = "cpu"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Slots besides ``image`` that must come with the frames (``prior`` for ``prior.fuse``):
+        read by a step before any earlier step provides them."""
+        have, out = {"image"}, []
+        for s in self.steps:
+            out += [r for r in s.stage.requires if r not in have and r not in out]
+            have |= set(s.stage.provided(s.params))
+        return tuple(out)
+
+    @property
+    def slots(self) -> set[str]:
+        """Every slot the steps write."""
+        return {slot for s in self.steps for slot in s.stage.provided(s.params)}
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """What the steps need from a run besides the frames (``init_mask``)."""
+        return tuple(dict.fromkeys(n for s in self.steps for n in s.stage.needs))
 
     def to_dict(self) -> dict:
         """The spec as a plain config mapping (round-trips through :func:`validate`)."""
@@ -204,8 +225,12 @@ def _params_errors(model: type[BaseModel], values: dict) -> tuple[BaseModel | No
         return None, [str(exc)]
 
 
-def validate(raw: dict, origin: str = "config", initial_slots=("image",)) -> PipelineSpec:
+def validate(raw: dict, origin: str = "config", initial_slots=None) -> PipelineSpec:
     """Check a raw config mapping and build the :class:`PipelineSpec`.
+
+    ``initial_slots`` are the slots that come with the frames (default: every source slot
+    of :data:`classicseg.types.SLOTS`, i.e. ``image`` and ``prior``: whether a run that
+    needs a prior is given one is checked when it starts, see :attr:`PipelineSpec.inputs`).
 
     Raises
     ------
@@ -213,6 +238,8 @@ def validate(raw: dict, origin: str = "config", initial_slots=("image",)) -> Pip
         With every problem found, each naming the stage, the key and the nearest
         valid name.
     """
+    if initial_slots is None:
+        initial_slots = tuple(n for n, slot in SLOTS.items() if slot.source)
     errors: list[str] = []
     for key in raw:
         if key not in TOP_KEYS:
@@ -239,7 +266,7 @@ def validate(raw: dict, origin: str = "config", initial_slots=("image",)) -> Pip
         errors.append(f"{origin}: 'pipeline' must be a non-empty list of stages")
         pipeline = []
     ids = _step_ids(pipeline)
-    available = set(initial_slots)
+    chain: list[tuple[str, type[Stage], Params | None]] = []
     for i, (step, sid) in enumerate(zip(pipeline, ids), start=1):
         where = f"stage {i}"
         if not isinstance(step, dict) or "stage" not in step:
@@ -248,23 +275,17 @@ def validate(raw: dict, origin: str = "config", initial_slots=("image",)) -> Pip
         name = str(step["stage"])
         where = f"stage {i} ({name})"
         try:
-            cls = registry.get(name)
+            cls = catalog.get(name)
         except ConfigError as exc:
             errors.append(f"stage {i}: {exc}")
             continue
         values = {k: v for k, v in step.items() if k not in ("stage", "id")}
         params, errs = _params_errors(cls.Params, values)
         errors += [f"{where}: {e}" for e in errs]
-        missing = [s for s in cls.requires if s not in available]
-        if missing:
-            providers = sorted(n for n, c in registry.all_stages().items() if missing[0] in c.provides)
-            hint = f" (add one of {', '.join(providers[:4])} before it)" if providers else ""
-            errors.append(
-                f"{where}: needs {', '.join(repr(m) for m in missing)}, which no earlier stage provides{hint}"
-            )
-        available |= set(cls.provides)
+        chain.append((where, cls, params))
         if params is not None:
             steps.append(StepSpec(sid, cls, params))
+    errors += check_chain(chain, initial_slots, catalog.providers)
     if errors:
         raise ConfigError(errors)
     return PipelineSpec(steps, source, str(raw.get("name") or "pipeline"), str(raw.get("description") or ""),
@@ -282,6 +303,30 @@ def resolve(preset: str | None = None, config: str | None = None, sets=()) -> Pi
     if sets:
         raw = apply_overrides(raw, list(sets))
     return validate(raw, origin)
+
+
+def with_prior_fuse(spec: PipelineSpec, weight: float = 1.0, confidence: float = 0.9) -> PipelineSpec:
+    """``spec`` with a ``prior.fuse`` step right after the first step that provides ``prob``
+    (``vos.propagate``: so between it and ``refine.graphcut``), unless a step already reads
+    the prior.
+
+    Raises
+    ------
+    ConfigError
+        The pipeline has no stage that provides ``prob`` (a prior has nothing to fuse
+        with that a later stage would use).
+    """
+    from dataclasses import replace
+
+    if "prior" in spec.inputs:
+        return spec
+    at = next((i for i, s in enumerate(spec.steps) if "prob" in s.stage.provided(s.params)), None)
+    if at is None:
+        raise ConfigError(f"--prior: pipeline {spec.name!r} has no stage that computes a probability to fuse the "
+                          f"prior with (use --preset refine or --preset vos)")
+    cls = catalog.get("prior.fuse")
+    step = StepSpec("prior.fuse", cls, cls.Params(weight=weight, confidence=confidence))
+    return replace(spec, steps=[*spec.steps[:at + 1], step, *spec.steps[at + 1:]])
 
 
 # -- documentation ---------------------------------------------------------------
@@ -328,6 +373,6 @@ def commented_config(spec: PipelineSpec) -> str:
             lines.append(f"    id: {s.id}")
         for name, _, _, doc in describe_params(s.stage.Params):
             lines.append(f"    {name}: {_yaml_value(getattr(s.params, name))}  # {doc}")
-    others = [n for n in registry.names() if n not in {s.stage.name for s in spec.steps}]
+    others = [n for n in catalog.names() if n not in {s.stage.name for s in spec.steps}]
     lines.append("# Other stages: " + ", ".join(others))
     return "\n".join(lines) + "\n"

@@ -30,7 +30,8 @@ import numpy as np
 from classicseg.errors import ClassicsegError, ConfigError, SourceError
 from classicseg.io.priors import PriorLike, as_prior, prior_of
 from classicseg.io.sources import ArraySource, natural_key, trailing_number
-from classicseg.stages.vos import assign_ids, check_init_mask, read_init_mask
+from classicseg.io.masks import check_init_mask, read_init_mask
+from classicseg.stages.vos.ids import assign_ids
 from classicseg.types import Sample
 
 __all__ = ["find_keyframe_files", "load_keyframes", "init_stage", "run_keyframes", "run_with_keyframes", "seed_from_prior",
@@ -108,7 +109,7 @@ def load_keyframes(files: dict[int, Path], names: list[str], shape: tuple[int, i
 def init_stage(pipe):
     """The stage of ``pipe`` that takes a first-frame mask (has ``set_init_mask``)."""
     for s in pipe.stages:
-        if hasattr(s, "set_init_mask"):
+        if "init_mask" in s.needs:
             return s
     raise ConfigError(f"keyframes: no stage of {pipe!r} takes an initial mask (use --preset vos)")
 
@@ -121,23 +122,24 @@ def prior_to_ids(prior: np.ndarray) -> np.ndarray:
     return (prior > 0.5).view(np.uint8) if prior.dtype == bool else (prior > 0.5).astype(np.uint8)
 
 
-def seed_from_prior(samples: Iterable[Sample], stage) -> Iterator[Sample]:
-    """Yield ``samples`` (which carry priors); on the first one, give ``stage`` its prior
-    as the initial mask (``vos`` with ``--prior`` and no ``--init-mask``). Runs lazily,
-    so it happens after :meth:`Pipeline.run` has reset the stages."""
+def seed_from_prior(samples: Iterable[Sample], pipe) -> Iterator[Sample]:
+    """Yield ``samples`` (which carry priors); on the first one, give the stages of ``pipe``
+    that need an initial mask its prior as that mask (``vos`` with ``--prior`` and no
+    ``--init-mask``). Runs lazily, so it happens after :meth:`Pipeline.run` has reset the
+    stages."""
     first = True
     for s in samples:
         if first:
             ids = prior_to_ids(s["prior"])
             check_init_mask(ids, s.shape, f"prior of the first frame ({s.name}), used as the initial mask,")
-            stage.set_init_mask(ids)
+            for stage in pipe.stages:
+                if "init_mask" in stage.needs:
+                    stage.set_init_mask(ids)
             first = False
         yield s
 
 
-def _run_one(pipe, stage, frames, order: list[int], init: np.ndarray, priors) -> dict[int, Sample]:
-    pipe.reset()
-    stage.set_init_mask(init)
+def _run_one(pipe, frames, order: list[int], init: np.ndarray, priors) -> dict[int, Sample]:
     src = ArraySource(kind="folder", name="keyframes", items=[frames[j] for j in order], prefetch=0)
 
     def with_priors(samples):
@@ -147,7 +149,7 @@ def _run_one(pipe, stage, frames, order: list[int], init: np.ndarray, priors) ->
             yield s
 
     out: dict[int, Sample] = {}
-    for s in pipe.stream(with_priors(src)):
+    for s in pipe.stream(with_priors(src), init_mask=init):
         out[order[s.index]] = s
     return out
 
@@ -203,7 +205,7 @@ def run_keyframes(pipe, frames: list[tuple[str, np.ndarray]], keyframes: dict[in
             raise ClassicsegError(f"keyframe at frame position {k} is past the end of the input ({n} frames: 0..{n - 1})")
         ids = np.asarray(keyframes[k])
         check_init_mask(ids, shape, f"keyframe {frames[k][0]}")
-    stage = init_stage(pipe)
+    init_stage(pipe)  # raises when no stage takes an initial mask
     priors = None
     if prior is not None:
         fn = as_prior(prior)
@@ -214,11 +216,11 @@ def run_keyframes(pipe, frames: list[tuple[str, np.ndarray]], keyframes: dict[in
         init = np.asarray(keyframes[k])
         init = init.view(np.uint8) if init.dtype == bool else init.astype(np.uint8)
         end = keys[i + 1] if i + 1 < len(keys) else n
-        runs.append((k, _run_one(pipe, stage, frames, list(range(k, end)), init, priors)))
+        runs.append((k, _run_one(pipe, frames, list(range(k, end)), init, priors)))
         timings = [a + b for a, b in zip(timings, pipe.timings)]
         start = keys[i - 1] if i > 0 else -1
         if k - start > 1:
-            runs.append((k, _run_one(pipe, stage, frames, list(range(k, start, -1)), init, priors)))
+            runs.append((k, _run_one(pipe, frames, list(range(k, start, -1)), init, priors)))
             timings = [a + b for a, b in zip(timings, pipe.timings)]
         if progress is not None:
             progress(end - start - 1)
@@ -250,8 +252,8 @@ def run_keyframes(pipe, frames: list[tuple[str, np.ndarray]], keyframes: dict[in
 
 def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_mask=None, prior=None,
                        merge: str = "nearest", sinks=(), progress=None):
-    """``classicseg run --keyframes DIR``: read the frames, the keyframes (and ``init_mask``
-    as keyframe 0 unless DIR has frame 0), run :func:`run_keyframes`, write ``sinks``.
+    """``classicseg run --keyframes DIR``: read the frames, the keyframes (and ``init_mask``,
+    a file or ids, as keyframe 0 unless DIR has frame 0), run :func:`run_keyframes`, write ``sinks``.
 
     On an error every sink is aborted; masks already written stay (each is written
     atomically). Returns a :class:`~classicseg.pipeline.RunStats`.
@@ -270,7 +272,9 @@ def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_
     shape = frames[0][1].shape[:2]
     keys = load_keyframes(files, [n for n, _ in frames], shape)
     if init_mask is not None and 0 not in keys:
-        keys[0] = read_init_mask(init_mask, shape)
+        init = read_init_mask(init_mask, shape) if isinstance(init_mask, (str, Path)) else np.asarray(init_mask)
+        check_init_mask(init, shape, "init mask")
+        keys[0] = init
     stats = RunStats(read_seconds=t_read)
     with finishing(sinks):
         results = run_keyframes(pipe, frames, keys, prior, merge,

@@ -103,7 +103,7 @@ def check_prior(a, shape: tuple[int, int] | None = None, what: str = "prior") ->
 def _read_png(path: Path) -> np.ndarray:
     from PIL import Image
 
-    from classicseg.metrics.davis import VOID, read_indexed_mask
+    from classicseg.io.masks import VOID, read_indexed_mask
 
     try:
         with Image.open(path) as im:
@@ -125,10 +125,7 @@ def _read_png(path: Path) -> np.ndarray:
         raise SourceError(f"cannot read prior {path}: {exc}") from None
     if np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]):
         return rgb[:, :, 0].astype(np.float32) / 255.0
-    try:
-        ids = read_indexed_mask(path).copy()  # DAVIS palette colours -> ids
-    except ClassicsegError as exc:
-        raise SourceError(f"prior {path.name}: {exc}") from None
+    ids = read_indexed_mask(path).copy()  # DAVIS palette colours -> ids
     ids[ids == VOID] = 0
     return ids
 

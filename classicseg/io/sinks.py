@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import cv2
@@ -15,28 +16,38 @@ import numpy as np
 
 from classicseg.errors import SinkError
 from classicseg.io.images import IMAGE_EXTS, atomic_write_bytes, encode_png, ensure_writable_dir
-from classicseg.metrics.davis import davis_palette
+from classicseg.io.masks import encode_indexed_png
 from classicseg.types import Sample
 
 log = logging.getLogger("classicseg")
 
 
-def encode_indexed_png(ids: np.ndarray) -> bytes:
-    """An object-id map (uint8) as a palette PNG with the DAVIS colours."""
-    import io
+class Sink(ABC):
+    """Where finished samples go: one method per moment of a run.
 
-    from PIL import Image
+    ``write(sample)`` for each finished frame, in order; ``close()`` when the run ended
+    well (commit what was written); ``abort()`` when it failed or was interrupted (discard
+    what is half-written, keep what is complete). A sink never raises from ``abort``.
+    """
 
-    ids = np.ascontiguousarray(ids, dtype=np.uint8)
-    im = Image.frombytes("P", (ids.shape[1], ids.shape[0]), ids.tobytes())
-    im.putpalette(davis_palette().ravel().tolist())
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=False)
-    return buf.getvalue()
+    #: the sample slots this sink reads (a run adds the sink only when the pipeline writes them)
+    reads: tuple[str, ...] = ()
+
+    @abstractmethod
+    def write(self, sample: Sample) -> None:
+        """Take one finished sample."""
+
+    def close(self) -> None:
+        """The run ended well."""
+
+    def abort(self) -> None:
+        """The run failed: discard what is half-written."""
 
 
-class MaskSink:
+class MaskSink(Sink):
     """Writes each sample's ``fg`` mask into ``folder`` under the source's naming."""
+
+    reads = ("fg",)
 
     def __init__(self, folder, source) -> None:
         self.folder = ensure_writable_dir(folder)
@@ -53,12 +64,6 @@ class MaskSink:
             data = encode_png(fg.view(np.uint8) * np.uint8(255))
         atomic_write_bytes(self.folder / name, data)
         self.count += 1
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
 
 
 def overlay(sample: Sample, alpha: float = 0.5) -> np.ndarray:
@@ -124,7 +129,7 @@ def _have_pyav() -> bool:
     return importlib.util.find_spec("av") is not None
 
 
-class VideoSink:
+class VideoSink(Sink):
     """Overlay video written to a temporary file and renamed into place on close.
 
     ``codec="auto"`` encodes H.264 through PyAV when it is installed (``pip install
@@ -180,7 +185,7 @@ class VideoSink:
             pass
 
 
-class TracksSink:
+class TracksSink(Sink):
     """Tracks in MOTChallenge format (``frame, id, left, top, width, height, 1, -1, -1, -1``,
     1-based frames) from each sample's ``tracks`` slot.
 
@@ -216,7 +221,7 @@ class TracksSink:
         log.warning("run failed: the tracks so far are in %s", partial)
 
 
-class EventsSink:
+class EventsSink(Sink):
     """Events as JSON lines, appended and flushed one whole line at a time, so a log
     that runs for days can be followed (``tail -f``) and nothing written is lost.
 

@@ -104,6 +104,11 @@ class Source:
                     )
                 continue
             bad_run = 0
+            problem = _frame_problem(frame)
+            if problem:
+                raise SourceError(f"{self.name}: frame {stem}: {problem}")
+            if frame.ndim == 3 and frame.shape[2] == 1:
+                frame = frame[:, :, 0]
             if frame.ndim == 2:
                 frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             elif frame.shape[2] == 4:
@@ -150,6 +155,41 @@ class Source:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _frame_problem(frame) -> str | None:
+    """Why ``frame`` cannot be a frame (None when it can): uint8, (H, W) or (H, W, 1|3|4)."""
+    if not isinstance(frame, np.ndarray):
+        return f"expected a numpy array, got {type(frame).__name__}"
+    if frame.dtype != np.uint8:
+        return (f"expected uint8 pixels, got {frame.dtype} (scale floats to 0..255 and convert: "
+                f"frame.astype(np.uint8))")
+    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
+        return f"expected an (H, W) or (H, W, 3) image, got shape {frame.shape}"
+    if frame.shape[0] < 1 or frame.shape[1] < 1:
+        return f"empty image of shape {frame.shape}"
+    return None
+
+
+def as_samples(frames: Iterable) -> Iterable[Sample]:
+    """``frames`` as samples: a source or samples as they are; bare arrays (or
+    ``(name, array)`` pairs) checked and wrapped like a source's frames (grey and BGRA
+    become BGR; one size throughout; names ``000001``... from 1)."""
+    if isinstance(frames, Source):
+        return frames
+    it = iter(frames)
+    try:
+        first = next(it)
+    except StopIteration:
+        return iter(())
+    if isinstance(first, Sample):
+        return _chain_first(first, it)
+    return ArraySource(kind="arrays", name="frames", items=_chain_first(first, it), prefetch=0)
+
+
+def _chain_first(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
 
 
 def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = None) -> Iterator:
@@ -356,7 +396,7 @@ class ArraySource(Source):
 
     def _frames(self):
         for i, item in enumerate(self.items):
-            if isinstance(item, tuple):
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
                 yield item
             else:
                 yield f"{i + 1:06d}", item

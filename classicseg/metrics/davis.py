@@ -22,15 +22,14 @@ Rules
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from classicseg.errors import EvalError
+from classicseg.io.masks import VOID, davis_palette, read_indexed_mask as _read_ids
 from classicseg.metrics.cdnet import index_images
 
 __all__ = [
@@ -39,8 +38,6 @@ __all__ = [
     "evaluate_sequence", "evaluate_dataset",
 ]
 
-#: Annotation index of "void" pixels in indexed DAVIS PNGs (excluded from J and F).
-VOID = 255
 
 
 def _size(shape) -> str:
@@ -234,82 +231,10 @@ def statistics(values) -> tuple[float, float, float]:
     return mean, recall, decay
 
 
-# --------------------------------------------------------------------------- files
-@lru_cache(maxsize=1)
-def davis_palette() -> np.ndarray:
-    """The 256-colour DAVIS (PASCAL VOC) palette, ``uint8 (256, 3)`` RGB (read-only)."""
-    pal = np.zeros((256, 3), dtype=np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    pal.flags.writeable = False
-    return pal
-
-
-def _gray_ids(a: np.ndarray) -> np.ndarray:
-    """Grayscale mask -> ids: any value > 127 means a 0/255 mask (> 127 -> 1), else ids."""
-    if a.size and a.max() > 127:
-        return (a > 127).astype(np.uint8)
-    return a.astype(np.uint8)
-
-
 def read_indexed_mask(path) -> np.ndarray:
-    """Read a DAVIS annotation or prediction PNG as object ids.
-
-    Parameters
-    ----------
-    path : path-like
-        Indexed PNG (mode 'P': the palette indices are the ids, 255 = void), grayscale
-        (a 0/255 DAVIS 2016 mask is one object: > 127 -> 1; a grayscale image whose values
-        are all <= 127 is read as ids), or RGB drawn with the DAVIS palette.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``uint8 (H, W)`` ids, 0 = background.
-
-    Raises
-    ------
-    EvalError
-        Unreadable file, or an RGB colour outside the DAVIS palette.
-
-    References
-    ----------
-    Pont-Tuset et al., 2017 (indexed annotation format).
-    """
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-            if mode == "P":
-                return np.array(im, dtype=np.uint8)
-            if mode == "1":
-                return np.array(im, dtype=np.uint8)
-            if mode in ("L", "I", "I;16", "I;16B", "F"):
-                return _gray_ids(np.asarray(im))
-            if mode == "LA":
-                return _gray_ids(np.asarray(im)[:, :, 0])
-            rgb = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise EvalError(f"cannot read mask {path}: {exc}") from None
-    if np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]):
-        return _gray_ids(rgb[:, :, 0])
-    code = (rgb[:, :, 0].astype(np.int32) << 16) | (rgb[:, :, 1].astype(np.int32) << 8) | rgb[:, :, 2]
-    pal = davis_palette().astype(np.int32)
-    pal_code = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
-    order = np.argsort(pal_code)
-    pos = np.clip(np.searchsorted(pal_code[order], code), 0, 255)
-    ok = pal_code[order][pos] == code
-    if not ok.all():
-        y, x = np.argwhere(~ok)[0]
-        raise EvalError(f"mask {path.name} has colour {tuple(int(v) for v in rgb[y, x])} at "
-                        f"x={x}, y={y}, which is not in the DAVIS palette")
-    return order[pos].astype(np.uint8)
+    """:func:`classicseg.io.masks.read_indexed_mask` for scoring: an unreadable file is an
+    :class:`~classicseg.errors.EvalError`."""
+    return _read_ids(path, EvalError)
 
 
 # --------------------------------------------------------------------------- evaluation

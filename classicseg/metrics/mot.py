@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from classicseg.errors import EvalError
+from classicseg.geometry import box_iou
 
 _EPS = np.finfo(float).eps
 
@@ -84,21 +85,6 @@ def read_mot(path, what: str = "tracks", ignore_zero_flag: bool = False) -> Trac
             raise EvalError(f"{path.name}: frame {fr} has the same id twice")
         frames[fr] = (ids, np.array([b for _, b in items], dtype=np.float64).reshape(-1, 4))
     return Track(frames, n)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every pair of ``(left, top, width, height)`` boxes: shape ``(len(a), len(b))``."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ax1, ay1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    bx1, by1 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, 0, None], b[None, :, 0])
-    ih = np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, 1, None], b[None, :, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    out = np.zeros_like(inter)
-    np.divide(inter, union, out=out, where=union > _EPS)
-    return out
 
 
 @dataclass

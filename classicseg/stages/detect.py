@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from classicseg.errors import ClassicsegError
-from classicseg.metrics.mot import box_iou
+from classicseg.geometry import box_iou
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.types import Blob, Sample

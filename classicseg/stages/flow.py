@@ -166,6 +166,34 @@ def dis(prev, curr, preset: str = "medium", scale: float = 1.0, engine=None) -> 
     return _scaled(lambda a, b: d.calc(a, b, None), p, c, scale).astype(np.float32, copy=False)
 
 
+#: Flow functions by name for :func:`flow_function` (``zero`` is the no-motion baseline).
+FLOW_METHODS = ("farneback", "dis", "zero")
+
+
+def flow_function(name: str, scale: float = 1.0):
+    """``f(first, second) -> flow`` for a name of :data:`FLOW_METHODS`, default parameters.
+
+    Used to score a method on ground-truth flow pairs
+    (:func:`classicseg.metrics.flow.evaluate_flow_dataset`) and to compute the flow between
+    frames for temporal consistency (:mod:`classicseg.metrics.consistency`).
+
+    Raises
+    ------
+    ValueError
+        An unknown name.
+    """
+    if name == "farneback":
+        fn = lambda a, b: farneback(a, b, scale=scale)  # noqa: E731
+    elif name == "dis":
+        fn = lambda a, b: dis(a, b, scale=scale)  # noqa: E731
+    elif name == "zero":
+        fn = lambda a, b: np.zeros(a.shape[:2] + (2,), np.float32)  # noqa: E731
+    else:
+        raise ValueError(f"unknown flow method {name!r}; choose one of {', '.join(FLOW_METHODS)}")
+    fn.__name__ = name + (f"@{scale:g}" if scale != 1 else "")
+    return fn
+
+
 _GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 

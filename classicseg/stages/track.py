@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from classicseg.errors import ClassicsegError
-from classicseg.metrics.mot import box_iou
+from classicseg.geometry import box_iou
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.stages.detect import Detection, PeopleDetector, non_max_suppression  # noqa: F401 (re-exported)

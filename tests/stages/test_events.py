@@ -51,7 +51,7 @@ def test_zone_config_errors():
 
 @pytest.mark.parametrize("name", ["bgsub.mog2", "bgsub.sense"])
 def test_illumination_switch_is_reported_suppressed_and_relearned(name):
-    from classicseg import registry
+    from classicseg import catalog as registry
 
     st = registry.get(name)(switch_fraction=0.5)
     st.reset()

@@ -4,17 +4,10 @@ import numpy as np
 import pytest
 
 from classicseg.pipeline import Pipeline
-from classicseg.stages.vos import (
-    N_FEATURES,
-    ShapeTemplate,
-    ColorModel,
-    PixelClassifier,
-    TwoColourModels,
-    confident_labels,
-    object_affine,
-    pixel_features,
-    uniform_lbp,
-)
+from classicseg.stages.vos.appearance import ColorModel, TwoColourModels
+from classicseg.stages.vos.cues import confident_labels
+from classicseg.stages.vos.shape import ShapeTemplate, object_affine
+from classicseg.stages.vos.texture import N_FEATURES, PixelClassifier, pixel_features, uniform_lbp
 from classicseg.types import Sample
 
 

@@ -94,6 +94,11 @@ class Request:
     progress : callable, optional
         ``progress(total_frames_or_None, name) -> bar`` with ``update(n)`` and ``close()``
         (a tqdm factory); called once the source is open.
+    sinks : list of Sink
+        More sinks (:class:`classicseg.io.sinks.Sink`) besides those the outputs call for
+        (a front end's clip recorder, database or live view).
+    on_sample : callable, optional
+        Called with every finished sample, after the sinks.
     """
 
     input: Any
@@ -119,6 +124,8 @@ class Request:
     gt: str | Path | None = None
     metric: str = "auto"
     progress: Callable | None = None
+    sinks: tuple = ()
+    on_sample: Callable | None = None
 
 
 @dataclass
@@ -290,6 +297,7 @@ def _sinks(prep: Prepared, source) -> tuple[list, dict, Any]:
     if req.overlay is not None:
         sinks.append(VideoSink(req.overlay, source.fps))
         outputs["overlay"] = Path(req.overlay)
+    sinks.extend(req.sinks)
     return sinks, outputs, masks
 
 
@@ -335,7 +343,7 @@ def run(req: Request | Prepared) -> Result:
                 from classicseg.keyframes import seed_from_prior
 
                 frames = seed_from_prior(frames, pipe)  # the first frame's prior starts vos
-            stats = pipe.run(frames, sinks, progress=bar, init_mask=init)
+            stats = pipe.run(frames, sinks, on_sample=req.on_sample, progress=bar, init_mask=init)
     finally:
         if bar is not None:
             bar.close()

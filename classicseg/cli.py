@@ -430,11 +430,15 @@ _CDNET_COLUMNS = ("level", "name", "frames", "recall", "specificity", "fpr", "fn
               help="Scoring rules (auto: by each sequence's layout).")
 @click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
               help="Reruns of a sequence whose worker process died.")
+@click.option("--prior-root", type=click.Path(file_okay=False),
+              help="Another model's masks per sequence (<root>/<seq>/...), as --prior for each sequence.")
+@click.option("--init-root", type=click.Path(file_okay=False),
+              help="First-frame masks per sequence (<root>/<seq>.png); default: the dataset's first annotation.")
 @click.option("--force", is_flag=True, help="Redo every sequence, even finished ones.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar (on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (also in OUTPUT/scores.json).")
 def batch_command(preset, config_file, sets, input_, output, workers, threads, scheduler, connect_timeout, metric,
-                  retries, force, progress, as_json):
+                  retries, prior_root, init_root, force, progress, as_json):
     """Run a pipeline over every sequence of a dataset root, then score them."""
     from classicseg.batch import BatchError, SequenceOutcome, run_batch
 
@@ -455,7 +459,8 @@ def batch_command(preset, config_file, sets, input_, output, workers, threads, s
     try:
         result = run_batch(input_, output, preset=preset, config=config_file, sets=sets, workers=workers,
                            threads=threads, scheduler=scheduler, metric=metric, retries=retries, force=force,
-                           connect_timeout=connect_timeout, progress=on_sequence)
+                           connect_timeout=connect_timeout, prior_root=prior_root, init_root=init_root,
+                           progress=on_sequence)
     finally:
         if bar is not None:
             bar.close()
@@ -467,9 +472,11 @@ def batch_command(preset, config_file, sets, input_, output, workers, threads, s
         click.echo(f"batch: {len(result.outcomes)} sequences ({result.count('done')} done, "
                    f"{result.count('skipped')} skipped, {result.count('failed')} failed) in "
                    f"{result.seconds:.2f} s {where}")
+        failed = bool(result.failed)
         _print_table([{"sequence": o.sequence.rel or o.sequence.name, "status": o.status,
                        "frames": "" if o.frames is None else o.frames, "seconds": round(o.seconds, 2),
-                       "attempts": o.attempts} for o in result.outcomes])
+                       "attempts": o.attempts, **({"reason": o.error or ""} if failed else {})}
+                      for o in result.outcomes])
         scores = result.scores()
         if "cdnet" in scores:
             click.echo("\nCDnet 2014:")

@@ -21,10 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
 
-from classicseg.io.sinks import MaskSink  # noqa: E402
-from classicseg.io.sources import open_source  # noqa: E402
-from classicseg.metrics.davis import evaluate_sequence  # noqa: E402
-from classicseg.pipeline import Pipeline  # noqa: E402
+from classicseg import session  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SEQUENCES = ("blackswan", "car-shadow", "dog", "motocross-jump")
@@ -49,14 +46,15 @@ def main() -> None:
     data, out = Path(args.data), Path(args.out)
     rows = []
     for seq in args.seq or SEQUENCES:
-        init = data / "Annotations" / "480p" / seq / "00000.png"
-        pipe = Pipeline.load(preset=None if args.config else args.preset, config=args.config, sets=[f"vos.propagate.init_mask={init}", *args.sets])
-        source = open_source(str(data / "JPEGImages" / "480p" / seq), prefetch=0)
+        # the first-frame annotation comes from the dataset layout (Annotations/480p/<seq>/00000.png)
         t0 = time.perf_counter()
-        stats = pipe.run(source, [MaskSink(out / seq, source)])
+        run = session.run(session.Request(
+            input=data / "JPEGImages" / "480p" / seq, preset=None if args.config else args.preset,
+            config=args.config, sets=tuple(args.sets), output=out / seq,
+            gt=data / "Annotations" / "480p" / seq))
         wall = time.perf_counter() - t0
+        stats, res = run.stats, run.score
         compute = sum(stats.stage_seconds.values())
-        res = evaluate_sequence(out / seq, data / "Annotations" / "480p" / seq)
         rows.append((seq, res.J_mean, res.F_mean, res.JF, compute / stats.frames, wall / stats.frames))
         print(f"{seq:16s} J={res.J_mean:.3f} F={res.F_mean:.3f} J&F={res.JF:.3f} "
               f"{compute / stats.frames:.3f} s/frame (stages), {wall / stats.frames:.3f} s/frame (with I/O)",

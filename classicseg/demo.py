@@ -10,17 +10,19 @@
 """
 from __future__ import annotations
 
+import importlib.util
 import io
+import logging
 from pathlib import Path
 
+from classicseg import session
 from classicseg.config import resolve, validate
 from classicseg.io.datasets import write_cdnet_sequence
 from classicseg.io.images import atomic_write_bytes, ensure_writable_dir
-from classicseg.io.sinks import MaskSink, VideoSink, write_csv
-from classicseg.io.sources import open_source
-from classicseg.metrics.cdnet import evaluate_sequence
-from classicseg.pipeline import Pipeline
+from classicseg.io.sinks import write_csv
 from classicseg.synth import make_scene
+
+log = logging.getLogger("classicseg")
 
 BASELINE = {"name": "opencv-mog2-defaults", "pipeline": [{"stage": "bgsub.mog2"}]}
 
@@ -59,17 +61,10 @@ def run_demo(out: Path, n_frames: int = 300, seed: int = 0, preset: str = "surve
     runs = [(spec.name, spec, out / "masks", out / "overlay.mp4"),
             ("MOG2 (OpenCV defaults)", validate(BASELINE), out / "baseline_mog2", None)]
     for label, sp, mask_dir, overlay in runs:
-        source = open_source(str(seq), **sp.source.model_dump())
-        sinks = [MaskSink(mask_dir, source)]
-        if overlay is not None:
-            sinks.append(VideoSink(overlay, fps=25))
-        bar = progress(source.length, label) if progress else None
-        try:
-            stats = Pipeline.from_spec(sp).run(source, sinks, progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        res = evaluate_sequence(mask_dir, seq)
+        run = session.run(session.Request(input=seq, spec=sp, output=mask_dir, overlay=overlay, gt=seq, metric="cdnet",
+                                          progress=(lambda total, _name, lab=label: progress(total, lab))
+                                          if progress else None))
+        stats, res = run.stats, run.score
         m = res.metrics
         rows.append({"method": label, "F": m["f_measure"], "precision": m["precision"], "recall": m["recall"],
                      "specificity": m["specificity"], "PWC": m["pwc"], "frames/s": round(stats.fps, 1)})
@@ -84,16 +79,11 @@ def run_demo(out: Path, n_frames: int = 300, seed: int = 0, preset: str = "surve
             r[lab] = round(per_frame[lab][i][1], 6)
         frames_rows.append(r)
     write_csv(out / "per_frame.csv", frames_rows)
-    atomic_write_bytes(out / "scores.png", plot_per_frame(per_frame, f"per-frame F on the demo scene (seed {seed})"))
-    return {
-        "scene": str(seq),
-        "frames": n_frames,
-        "table": rows,
-        "files": {
-            "masks": str(out / "masks"),
-            "overlay": str(out / "overlay.mp4"),
-            "scores": str(out / "scores.csv"),
-            "per-frame": str(out / "per_frame.csv"),
-            "plot": str(out / "scores.png"),
-        },
-    }
+    files = {"masks": str(out / "masks"), "overlay": str(out / "overlay.mp4"), "scores": str(out / "scores.csv"),
+             "per-frame": str(out / "per_frame.csv")}
+    if importlib.util.find_spec("matplotlib") is not None:
+        atomic_write_bytes(out / "scores.png", plot_per_frame(per_frame, f"per-frame F on the demo scene (seed {seed})"))
+        files["plot"] = str(out / "scores.png")
+    else:
+        log.info("matplotlib not installed: no scores.png (pip install 'classicseg[plot]')")
+    return {"scene": str(seq), "frames": n_frames, "table": rows, "files": files}

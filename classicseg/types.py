@@ -19,19 +19,22 @@ class Slot:
     in [0, 1]), ``ids`` (uint8 ``(H, W)``), ``flow`` (float32 ``(H, W, 2)``), ``prior``
     (float32 probability or uint8 ids, ``(H, W)``) or ``list`` (a Python list).
     ``source`` is True for slots that come with the frame rather than from a stage
-    (``image``; ``prior`` when the run is given one).
+    (``image``; ``prior`` when the run is given one). ``cache`` slots hold something any
+    stage may compute from others and store for the next (``gray``); they are never
+    declared.
     """
 
     doc: str
     kind: str
     source: bool = False
+    cache: bool = False
 
 
 #: The slots a sample can carry. Stages declare which they require and provide (checked
 #: when a stage class is registered and again before the first frame is decoded).
 SLOTS: dict[str, Slot] = {
     "image": Slot("BGR uint8 (H, W, 3) frame, as decoded", "image", source=True),
-    "gray": Slot("uint8 (H, W) luminance (a cache: read it with stages.bgsub.base.gray_of)", "gray"),
+    "gray": Slot("uint8 (H, W) luminance (a cache: read it with stages.bgsub.base.gray_of)", "gray", cache=True),
     "fg": Slot("bool (H, W) foreground mask", "mask"),
     "shadow": Slot("bool (H, W) shadow mask (never part of fg)", "mask"),
     "roi": Slot("bool (H, W) region of interest", "mask"),

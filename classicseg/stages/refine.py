@@ -258,6 +258,7 @@ class GraphCut(_RefineStage):
 
     name = "refine.graphcut"
     Params = GraphCutParams
+    extras = (("maxflow", "vos"),)
     cite = "Boykov & Jolly, Interactive Graph Cuts, ICCV 2001; Rother et al., GrabCut, SIGGRAPH 2004"
 
     def segment(self, image, prob, box):
@@ -280,6 +281,7 @@ class DenseCRF(_RefineStage):
 
     name = "refine.densecrf"
     Params = DenseCRFParams
+    extras = (("pydensecrf", "crf"),)
     cite = "Krähenbühl & Koltun, Efficient Inference in Fully Connected CRFs, NIPS 2011"
 
     def segment(self, image, prob, box):

@@ -57,7 +57,7 @@ class ROIMask(Stage):
     name = "roi.mask"
     Params = ROIParams
     requires = ("fg",)
-    provides = ("fg", "roi")
+    provides = ("fg", "roi", "shadow")  # shadow: cut to the region too, when an earlier stage wrote one
 
     def reset(self) -> None:
         self.mask: np.ndarray | None = None

@@ -102,6 +102,12 @@ class BackgroundSubtractor(Stage):
     provides = ("fg", "shadow")
     Params = ScheduleParams
 
+    @classmethod
+    def provided(cls, params) -> tuple[str, ...]:
+        """``fg``, ``shadow``, and ``events`` when ``switch_fraction`` turns a global lighting
+        change into an ``illumination`` event."""
+        return cls.provides + (("events",) if params.switch_fraction is not None else ())
+
     def make(self):  # pragma: no cover - abstract
         """Return a fresh OpenCV subtractor built from ``self.params``."""
         raise NotImplementedError

@@ -779,6 +779,12 @@ class Sense(Stage):
     Params = SenseParams
     requires = ("image",)
     provides = ("fg", "shadow")
+    extras = (("numba", "fast"),)
+
+    @classmethod
+    def provided(cls, params) -> tuple[str, ...]:
+        """``fg``, ``shadow``, and ``events`` when ``switch_fraction`` is set."""
+        return cls.provides + (("events",) if params.switch_fraction is not None else ())
     cite = (
         "P.-L. St-Charles, G.-A. Bilodeau, R. Bergevin, SuBSENSE: A universal change detection method "
         "with local adaptive sensitivity, IEEE TIP 24(1), 2015; O. Barnich, M. Van Droogenbroeck, ViBe, "
@@ -790,7 +796,7 @@ class Sense(Stage):
         if not HAVE_NUMBA:  # the per-pixel loops would run as plain Python: hours per video
             from classicseg.errors import ClassicsegError
 
-            raise ClassicsegError("bgsub.sense needs numba: pip install numba (or classicseg[fast])")
+            raise ClassicsegError("bgsub.sense needs numba: pip install 'classicseg[fast]'")
         self.model = SenseModel(**self.params.model_dump(exclude={"switch_fraction"}))
 
     def process(self, sample: Sample) -> Sample:

@@ -162,6 +162,10 @@ def run_batch(
         elif pool is not None:
             n_workers = min(n_workers, len(tasks))
             pool.shrink(n_workers)
+            if n_workers * threads >= (os.cpu_count() or 1):
+                # every core already runs a worker: a reader thread per worker would only contend
+                # with the workers (one worker keeps it: it decodes on an otherwise idle core)
+                tasks = [replace(t, spec=_no_prefetch(t.spec)) for t in tasks]
             stream = pool.run(tasks, retries)
         else:
             stream = run_inline(tasks, threads)
@@ -193,3 +197,9 @@ def _warn_unmatched(init_root: Path, seqs: list[Sequence]) -> None:
         key = p.stem if p.is_file() and p.suffix.lower() == ".png" else (p.name if p.is_dir() else None)
         if key is not None and key not in keys:
             log.warning("init mask %s matches no sequence under the input root", p)
+
+
+def _no_prefetch(spec):
+    """``spec`` with frames decoded in the worker's own thread (``source.prefetch: 0``);
+    the masks do not change, nor does the config hash."""
+    return replace(spec, source=spec.source.model_copy(update={"prefetch": 0}))

@@ -385,10 +385,13 @@ def stages(name, as_json):
     items = registry.all_stages()
     if name:
         items = {name: registry.get(name)}
+    # a stage that wraps a family (bgsub.bgslibrary) lists its algorithms and their parameters
+    variants = {n: c.variants() for n, c in items.items() if hasattr(c, "variants")}
     if as_json:
         out = {
             n: {"doc": c.doc(), "requires": list(c.requires), "provides": list(c.provides), "cite": c.cite,
-                "params": {p: {"default": d, "type": t, "doc": doc} for p, d, t, doc in describe_params(c.Params)}}
+                "params": {p: {"default": d, "type": t, "doc": doc} for p, d, t, doc in describe_params(c.Params)},
+                **({"variants": variants[n]} if n in variants else {})}
             for n, c in items.items()
         }
         click.echo(json.dumps(out, indent=2, default=str))
@@ -400,6 +403,16 @@ def stages(name, as_json):
             click.echo(f"    {p} = {d!r} ({t}): {doc}")
         if c.cite:
             click.echo(f"    cite: {c.cite}")
+        if n in variants:
+            click.echo(f"    {c.variants_note()}")
+            for v, params in variants[n].items():
+                click.echo(f"      {v}: {', '.join(f'{k}={val:.6g}' for k, val in params.items()) or '(none)'}")
+    if not name:
+        own = [n for n in items if n.startswith("bgsub.") and n not in variants]
+        wrapped = sum(len(v) for n, v in variants.items() if n.startswith("bgsub."))
+        click.echo(f"background subtractors: {len(own) + wrapped} ({len(own)} bgsub stages"
+                   + "".join(f", {len(v)} through {n}" for n, v in variants.items() if n.startswith("bgsub."))
+                   + ")")
 
 
 @cli.command()

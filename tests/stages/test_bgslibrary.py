@@ -96,7 +96,7 @@ def test_missing_pybgs_is_one_line_naming_the_install_step(monkeypatch):
             BGSLibrary(algorithm="SuBSENSE")
         msg = str(err.value)
         assert "\n" not in msg and "needs pybgs" in msg
-        assert "apt-get install libopencv-dev cmake" in msg and "pip install --no-deps --no-build-isolation pybgs" in msg
+        assert "apt-get install libopencv-dev cmake g++" in msg and "pip install --no-deps --no-build-isolation pybgs" in msg
         with pytest.raises(ClassicsegError, match="needs pybgs"):
             validate({"pipeline": [{"stage": "bgsub.bgslibrary", "algorithm": "ViBe"}]})
         assert BGSLibrary.variants() == {} and "not installed" in BGSLibrary.variants_note()

@@ -50,7 +50,7 @@ from classicseg.stage import Params, Stage
 from classicseg.types import Sample
 
 #: The one-line install step, shown whenever pybgs is needed and missing.
-INSTALL = ("apt-get install libopencv-dev cmake, then pip install setuptools wheel && "
+INSTALL = ("apt-get install libopencv-dev cmake g++, then pip install setuptools wheel && "
            "pip install --no-deps --no-build-isolation pybgs (it builds against the system OpenCV)")
 
 #: Labels other than 255 that an algorithm gives shadow pixels.

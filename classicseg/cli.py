@@ -194,6 +194,46 @@ def _flow_function(name: str, scale: float):
         raise ConfigError(str(exc)) from None
 
 
+def _frame_range(text: str | None) -> tuple[int | None, int | None] | None:
+    """``--frames A:B`` -> ``(A, B)``; ``A:`` and ``:B`` leave an end open."""
+    if text is None:
+        return None
+    first, colon, last = str(text).partition(":")
+    try:
+        a = int(first) if first.strip() else None
+        b = int(last) if last.strip() else None
+    except ValueError:
+        a = b = -1
+    if not colon or (a is None and b is None) or (a is not None and a < 1) or (b is not None and b < 1) \
+            or (a is not None and b is not None and b < a):
+        raise click.BadParameter(f"expected A:B with 1 <= A <= B (1-based frames, A: or :B open), got {text!r}",
+                                 param_hint="--frames")
+    return a, b
+
+
+def _run_frames(tracks) -> int | None:
+    """Frames a run processed, from the ``run.json`` (``classicseg run``) or ``.done.json``
+    (``classicseg batch``) beside its tracks file; None when there is none."""
+    from classicseg.io.sinks import read_json_object
+
+    folder = Path(tracks).parent
+    for name in ("run.json", ".done.json"):
+        d = read_json_object(folder / name)
+        if d and isinstance(d.get("frames"), int) and d["frames"] > 0:
+            return d["frames"]
+    return None
+
+
+def _say_skipped(result) -> None:
+    """One log line naming the sequences of the ground truth that have no predictions."""
+    if result.skipped:
+        n_scored = len(getattr(result, "videos", None) or result.sequences)
+        names = ", ".join(result.skipped[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5
+                                                  else "")
+        log.warning("scored the %d sequence(s) with predictions; %d without were skipped (%s); "
+                    "--sequences A,B to choose", n_scored, len(result.skipped), names)
+
+
 _EVAL_NEEDS = {"cdnet": ("pred", "gt"), "davis": ("pred", "gt"), "mot": ("pred", "gt"), "miou": ("pred", "gt"),
                "flow": ("gt",), "consistency": ("pred", "images")}
 
@@ -217,10 +257,21 @@ _EVAL_NEEDS = {"cdnet": ("pred", "gt"), "davis": ("pred", "gt"), "mot": ("pred",
 @click.option("--occlusion", is_flag=True, help="consistency: also skip pixels failing a forward-backward check.")
 @click.option("--viz", type=click.Path(file_okay=False),
               help="flow: write <pair>_flow.png, <pair>_gt.png (Middlebury colours) and <pair>_epe.png here.")
+@click.option("--frames", "frame_range", metavar="A:B",
+              help="mot: score only frames A..B (1-based, inclusive; A: or :B leave an end open). By default "
+                   "a run over part of a sequence is scored on the frames it covered (run.json beside the tracks).")
+@click.option("--sequences", metavar="A,B",
+              help="cdnet, davis: score only these sequences (DAVIS name, CDnet video or category/video). By "
+                   "default every sequence with predictions is scored and the others are named.")
+@click.option("--per-frame", "per_frame", type=click.Path(dir_okay=False),
+              help="cdnet, davis, mot: also write per-frame scores to this CSV, one row per sequence and frame "
+                   "(CDnet TP/FP/FN/TN and F; DAVIS J and F per object; MOT matches, misses, FPs, ID switches).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def eval_(metric, pred, gt, method, scale, images, occlusion, viz, as_json):
-    """Score masks by the exact CDnet 2014 or DAVIS rules, tracks by MOTChallenge's, class maps by
-    IoU, optical flow by EPE / Fl, or masks by temporal consistency."""
+def eval_(metric, pred, gt, method, scale, images, occlusion, viz, frame_range, sequences, per_frame, as_json):
+    """Score masks by the exact CDnet 2014 or DAVIS rules, tracks by MOTChallenge's (MOTA, IDF1, HOTA),
+    class maps by IoU, optical flow by EPE / Fl, or masks by temporal consistency."""
+    from classicseg.metrics.selection import parse_names
+
     given = {"pred": pred, "gt": gt, "images": images}
     missing = [f"--{k}" for k in _EVAL_NEEDS[metric] if not given[k]]
     if missing:
@@ -229,28 +280,49 @@ def eval_(metric, pred, gt, method, scale, images, occlusion, viz, as_json):
         raise click.UsageError("--metric flow: give --pred (score flow files) or --method (compute), not both")
     if viz and metric != "flow":
         raise click.UsageError("--viz is for --metric flow")
+    if frame_range is not None and metric != "mot":
+        raise click.UsageError("--frames is for --metric mot")
+    if sequences is not None and metric not in ("cdnet", "davis"):
+        raise click.UsageError("--sequences is for --metric cdnet and davis")
+    if per_frame and metric not in ("cdnet", "davis", "mot"):
+        raise click.UsageError("--per-frame is for --metric cdnet, davis and mot")
+    wanted = parse_names(sequences)
+    span_asked = _frame_range(frame_range)
     extra: dict = {}
+    frame_rows: list[dict] = []
     if metric == "mot":
-        from classicseg.metrics.mot import evaluate, find_gt_file
+        from classicseg.metrics.mot import evaluate, find_gt_file, read_mot, scored_range
 
-        res = evaluate(find_gt_file(gt), pred).to_dict()
-        rows = [{"sequence": Path(pred).parent.name or str(pred), **res}]
-        shown = ["sequence", "mota", "idf1", "id_switches", "precision", "recall", "false_positives", "misses",
-                 "gt"]
+        gt_t = read_mot(find_gt_file(gt), "ground-truth", ignore_zero_flag=True)
+        pr_t = read_mot(pred, "tracks")
+        span, why = scored_range(gt_t, pr_t, _run_frames(pred), span_asked)
+        if span and why != "--frames":
+            log.warning("scored frames %d..%d only (%s), not the ground truth's %d..%d; --frames A:B to choose",
+                        *span, why, min(gt_t.frames), max(gt_t.frames))
+        result = evaluate(gt_t, pr_t, frames=span)
+        name = Path(pred).parent.name or str(pred)
+        rows = [{"sequence": name, **result.to_dict()}]
+        frame_rows = [{"sequence": name, **r} for r in result.frame_rows()]
+        shown = ["sequence", "frames", "hota", "mota", "idf1", "deta", "assa", "loca", "id_switches", "precision",
+                 "recall", "false_positives", "misses", "gt"]
     elif metric == "cdnet":
         from classicseg.metrics.cdnet import evaluate_dataset
 
-        result = evaluate_dataset(pred, gt)
+        result = evaluate_dataset(pred, gt, wanted)
         for v in result.videos:
             for w in v.warnings:
                 log.warning("%s: %s", v.name, w)
+        _say_skipped(result)
         rows = result.table()
+        frame_rows = result.frame_rows()
         shown = ["level", "name", "frames", "recall", "specificity", "fpr", "fnr", "pwc", "precision", "f_measure"]
     elif metric == "davis":
         from classicseg.metrics.davis import evaluate_dataset
 
-        result = evaluate_dataset(pred, gt)
+        result = evaluate_dataset(pred, gt, sequences=wanted)
+        _say_skipped(result)
         rows = result.table()
+        frame_rows = result.frame_rows()
         shown = list(rows[0])
     elif metric == "miou":
         from classicseg.metrics.segmentation import evaluate_dataset
@@ -284,6 +356,14 @@ def eval_(metric, pred, gt, method, scale, images, occlusion, viz, as_json):
         extra["source"] = result.source
         if viz:
             extra["pictures"] = str(viz)
+    if per_frame:
+        from classicseg.io.images import ensure_writable_dir
+        from classicseg.io.sinks import write_csv
+
+        ensure_writable_dir(Path(per_frame).resolve().parent)
+        cols = list(dict.fromkeys(k for r in frame_rows for k in r))   # DAVIS: objects differ per sequence
+        write_csv(per_frame, [{k: r.get(k, "") for k in cols} for r in frame_rows])
+        extra["per_frame"] = {"file": str(per_frame), "rows": len(frame_rows)}
     speeds = _run_speeds(pred) if metric != "flow" else []
     if as_json:
         click.echo(json.dumps({"metric": metric, "pred": str(pred) if pred else None, "gt": str(gt) if gt else None,
@@ -299,6 +379,8 @@ def eval_(metric, pred, gt, method, scale, images, occlusion, viz, as_json):
             click.echo(f"{method or 'dis'}: {secs:.3f} s per pair on average ({1 / secs:.1f} pairs/s)")
     if viz:
         click.echo(f"pictures: {viz}")
+    if per_frame:
+        click.echo(f"per-frame scores: {per_frame} ({len(frame_rows)} rows)")
     if speeds:
         click.echo("speed (from run.json / .done.json):")
         _print_table(speeds)
@@ -339,10 +421,13 @@ def stages(name, as_json):
     items = catalog.all_stages()
     if name:
         items = {name: catalog.get(name)}
+    # a stage that wraps a family (bgsub.bgslibrary) lists its algorithms and their parameters
+    variants = {n: c.variants() for n, c in items.items() if hasattr(c, "variants")}
     if as_json:
         out = {
             n: {"doc": c.doc(), "requires": list(c.requires), "provides": list(c.provides), "cite": c.cite,
-                "params": {p: {"default": d, "type": t, "doc": doc} for p, d, t, doc in describe_params(c.Params)}}
+                "params": {p: {"default": d, "type": t, "doc": doc} for p, d, t, doc in describe_params(c.Params)},
+                **({"variants": variants[n]} if n in variants else {})}
             for n, c in items.items()
         }
         click.echo(json.dumps(out, indent=2, default=str))
@@ -354,6 +439,16 @@ def stages(name, as_json):
             click.echo(f"    {p} = {d!r} ({t}): {doc}")
         if c.cite:
             click.echo(f"    cite: {c.cite}")
+        if n in variants:
+            click.echo(f"    {c.variants_note()}")
+            for v, params in variants[n].items():
+                click.echo(f"      {v}: {', '.join(f'{k}={val:.6g}' for k, val in params.items()) or '(none)'}")
+    if not name:
+        own = [n for n in items if n.startswith("bgsub.") and n not in variants]
+        wrapped = sum(len(v) for n, v in variants.items() if n.startswith("bgsub."))
+        click.echo(f"background subtractors: {len(own) + wrapped} ({len(own)} bgsub stages"
+                   + "".join(f", {len(v)} through {n}" for n, v in variants.items() if n.startswith("bgsub."))
+                   + ")")
 
 
 @cli.command()

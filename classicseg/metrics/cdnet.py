@@ -425,6 +425,8 @@ class SequenceResult:
         ``(frame number, F of that frame alone)``.
     warnings : list[str]
         Ground-truth repairs (see :func:`load_gt_sequence`).
+    frame_counts : list[numpy.ndarray]
+        ``[tp, fp, fn, tn]`` of each frame of ``per_frame``, in the same order.
     """
 
     name: str
@@ -433,10 +435,17 @@ class SequenceResult:
     metrics: dict
     per_frame: list
     warnings: list = field(default_factory=list)
+    frame_counts: list = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
         return len(self.per_frame)
+
+    def frame_rows(self) -> list[dict]:
+        """``frame, tp, fp, fn, tn, f_measure`` of each evaluated frame (F of the frame on its
+        own, NaN when neither the ground truth nor the prediction has foreground)."""
+        return [{"frame": n, "tp": int(c[0]), "fp": int(c[1]), "fn": int(c[2]), "tn": int(c[3]), "f_measure": f}
+                for (n, f), c in zip(self.per_frame, self.frame_counts)]
 
 
 def read_prediction(path: Path) -> np.ndarray:
@@ -500,7 +509,8 @@ def evaluate_sequence(pred_dir, seq_dir) -> SequenceResult:
         acc.update(pred, gt, gts.roi, frame=n)
     per_frame = list(zip(acc.frames, acc.per_frame_f()))
     return SequenceResult(name=gts.name, category=gts.category, counts=acc.counts,
-                          metrics=acc.compute(), per_frame=per_frame, warnings=list(gts.warnings))
+                          metrics=acc.compute(), per_frame=per_frame, warnings=list(gts.warnings),
+                          frame_counts=list(acc.frame_counts))
 
 
 def _mean_metrics(dicts: list[dict]) -> dict:
@@ -518,19 +528,29 @@ class DatasetResult:
         Category name -> mean of its videos' metrics.
     overall : dict
         Mean of the categories' metrics.
+    skipped : list[str]
+        ``category/video`` of the sequences of the ground truth left out for lack of a
+        prediction folder (the pooled rows are over the others).
     """
 
     videos: list
     categories: dict
     overall: dict
+    skipped: list = field(default_factory=list)
 
     @classmethod
-    def from_videos(cls, videos: list) -> "DatasetResult":
+    def from_videos(cls, videos: list, skipped: list | None = None) -> "DatasetResult":
         """Pool per-video results as CDnet does: the mean of each category's videos, then
         the mean of the categories (each result's ``category`` says where it belongs)."""
         categories = {cat: _mean_metrics([v.metrics for v in videos if v.category == cat])
                       for cat in dict.fromkeys(v.category for v in videos)}
-        return cls(videos=list(videos), categories=categories, overall=_mean_metrics(list(categories.values())))
+        return cls(videos=list(videos), categories=categories, overall=_mean_metrics(list(categories.values())),
+                   skipped=list(skipped or []))
+
+    def frame_rows(self) -> list[dict]:
+        """Per-frame counts and F of every video (:meth:`SequenceResult.frame_rows`), each row
+        starting with ``sequence`` (``category/video``)."""
+        return [{"sequence": f"{v.category}/{v.name}", **r} for v in self.videos for r in v.frame_rows()]
 
     def table(self) -> list[dict]:
         """Rows for printing: one per video, one per category, then the overall row.
@@ -560,7 +580,7 @@ def _subdirs(d: Path) -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_dir())
 
 
-def evaluate_dataset(pred_root, gt_root) -> DatasetResult:
+def evaluate_dataset(pred_root, gt_root, sequences: list[str] | None = None) -> DatasetResult:
     """Score predictions for a sequence, a category or a whole CDnet-layout dataset.
 
     Parameters
@@ -571,17 +591,23 @@ def evaluate_dataset(pred_root, gt_root) -> DatasetResult:
     gt_root : path-like
         A sequence folder (has ``groundtruth/``), a category folder (its sub-folders are
         sequences) or a dataset root (``<category>/<video>/groundtruth``).
+    sequences : list of str, optional
+        Score only these (``category/video`` or ``video``). By default every sequence
+        with a prediction folder is scored and the others are listed in
+        ``DatasetResult.skipped``.
 
     Returns
     -------
     DatasetResult
         Per-video results, per-category means of the video metrics and the mean of the
-        categories (the CDnet 2014 overall score).
+        categories (the CDnet 2014 overall score), over the sequences scored.
 
     References
     ----------
     Wang et al., CVPRW 2014 (category and overall averaging).
     """
+    from classicseg.metrics.selection import Candidate, choose_sequences
+
     gt_root, pred_root = Path(gt_root), Path(pred_root)
     if not gt_root.is_dir():
         raise EvalError(f"ground-truth folder {gt_root} does not exist")
@@ -599,11 +625,13 @@ def evaluate_dataset(pred_root, gt_root) -> DatasetResult:
     if not pairs:
         raise EvalError(f"no ground truth under {gt_root} (expected groundtruth/, "
                         "<video>/groundtruth/ or <category>/<video>/groundtruth/)")
+    scored, skipped = choose_sequences(
+        [Candidate(f"{cat}/{seq.name}", pred_dir, (seq, cat), (seq.name,)) for pred_dir, seq, cat in pairs],
+        sequences)
     videos = []
-    for pred_dir, seq, cat in pairs:
-        if not pred_dir.is_dir():
-            raise EvalError(f"no prediction folder for sequence {cat}/{seq.name}: {pred_dir} does not exist")
-        res = evaluate_sequence(pred_dir, seq)
+    for c in scored:
+        seq, cat = c.item
+        res = evaluate_sequence(c.pred, seq)
         res.category = cat
         videos.append(res)
-    return DatasetResult.from_videos(videos)
+    return DatasetResult.from_videos(videos, [c.name for c in skipped])

@@ -14,13 +14,13 @@ import io
 from pathlib import Path
 
 from classicseg.config import resolve, validate
-from classicseg.io.datasets import write_cdnet_sequence
+from classicseg.io.datasets import write_cdnet_sequence, write_davis_sequence
 from classicseg.io.images import atomic_write_bytes, ensure_writable_dir
 from classicseg.io.sinks import MaskSink, VideoSink, write_csv
 from classicseg.io.sources import open_source
 from classicseg.metrics.cdnet import evaluate_sequence
 from classicseg.pipeline import Pipeline
-from classicseg.synth import make_scene
+from classicseg.synth import make_scene, object_clip
 
 BASELINE = {"name": "opencv-mog2-defaults", "pipeline": [{"stage": "bgsub.mog2"}]}
 
@@ -97,3 +97,13 @@ def run_demo(out: Path, n_frames: int = 300, seed: int = 0, preset: str = "surve
             "plot": str(out / "scores.png"),
         },
     }
+
+
+def make_davis_root(folder, seeds=(0, 1), n_frames: int = 40) -> Path:
+    """A DAVIS-layout root of generated one-object clips (:func:`classicseg.synth.object_clip`),
+    ``synth-<seed>`` each, for trying video object segmentation without the DAVIS data."""
+    folder = Path(folder)
+    for seed in seeds:
+        frames, masks = object_clip(n_frames, seed=seed)
+        write_davis_sequence(folder, f"synth-{seed}", frames, masks)
+    return folder

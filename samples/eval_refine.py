@@ -2,7 +2,7 @@
 
 Usage::
 
-    /work/venv/bin/python samples/eval_refine.py [--data ../shared/data/davis2016] [--out /tmp/refine_pred]
+    python samples/eval_refine.py [--data ../shared/data/davis2016] [--out /tmp/refine_pred]
         [--seed 0] [--set temporal.flow_smooth.alpha=0.5 ...] [--seq blackswan ...]
 
 For each sequence the annotations are degraded by :func:`classicseg.degrade.weak_model_masks`
@@ -44,8 +44,16 @@ def main() -> None:
     args = ap.parse_args()
     cv2.setNumThreads(1)
     root, out = Path(args.data), Path(args.out)
+    seqs = args.seq or SEQUENCES
+    if not (root / "Annotations").is_dir():
+        from classicseg.demo import make_davis_root
+
+        print(f"no DAVIS data at {root}: running on two generated one-object clips instead "
+              "(--data DAVIS_ROOT for the real sequences)")
+        root = make_davis_root(out / "generated-davis")
+        seqs = args.seq or ("synth-0", "synth-1")
     rows = []
-    for seq in args.seq or SEQUENCES:
+    for seq in seqs:
         ann = root / "Annotations" / "480p" / seq
         files = sorted(ann.glob("*.png"))
         weak = weak_model_masks([read_indexed_mask(f) for f in files], seed=args.seed)

@@ -8,7 +8,7 @@ A method is one of:
   background subtractor gets no post-filter, no median, no shadow removal beyond what the
   stage itself does (OpenCV's subtractors mark shadows, and the stage keeps them out of
   the foreground, as CDnet counts shadow as background): this is the baseline a paper
-  quotes as "MOG2 with OpenCV's defaults", and it is what ``shared/ANCHORS.md`` measured;
+  quotes as "MOG2 with OpenCV's defaults";
 * ``stage:VALUE``: the same with the stage's *shortcut* parameter set to ``VALUE``
   (a stage names it in its ``shortcut`` class attribute; a stage with an ``algorithm``
   parameter, such as ``bgsub.bgslibrary``, uses that: ``bgsub.bgslibrary:SuBSENSE``);

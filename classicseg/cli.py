@@ -607,6 +607,21 @@ def report_command(folder, baseline, as_json):
     _print_report_files(files, seconds)
 
 
+# -- docs --------------------------------------------------------------------------
+@cli.command("docs")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
+              help="HTML folder [default: docs/_build/html in the checkout].")
+@click.option("--gallery/--no-gallery", default=True, show_default=True,
+              help="Run the gallery's scripts for their figures (off: code only, faster).")
+@click.option("--strict/--no-strict", default=True, show_default=True, help="Fail on any Sphinx warning.")
+def docs_command(output, gallery, strict):
+    """Build the HTML documentation (gallery + API reference) offline: pip install 'classicseg[docs]'."""
+    from classicseg.docs import build_docs
+
+    index = build_docs(output, gallery=gallery, strict=strict)
+    click.echo(f"docs: {index}")
+
+
 # -- error boundary ----------------------------------------------------------------
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)

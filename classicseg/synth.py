@@ -788,7 +788,7 @@ def object_clip(n_frames: int = 40, seed: int = 0, min_area: float = 0.01, **ove
     >>> len(frames), frames[0].shape, masks[0].dtype, bool(masks[0].any())
     (10, (240, 320, 3), dtype('bool'), True)
     """
-    _check_int("n_frames", n_frames, 2, 2000)
+    _check_int("n_frames", n_frames, 1, 2000)
     _check_float("min_area", min_area, 0.0, 1.0)
     cfg = {"n_objects": 1, "warmup": 0, "object_scale": 2.0, "n_frames": max(300, 4 * n_frames), "seed": seed,
            **overrides}

@@ -38,6 +38,7 @@ span.note{color:#b00020}
 .grid td{text-align:center;font-size:.8em;border:none;padding:2px}
 .grid img{display:block;width:160px;image-rendering:pixelated}
 .grid img.photo{image-rendering:auto}
+div.wide{overflow-x:auto}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}
 nav a{margin-right:1em}
 """
@@ -70,8 +71,8 @@ def _table(t: Table) -> str:
     if marks:
         notes += '<p class="meta">* ' + escape("; ".join(dict.fromkeys(marks))) + "</p>"
     title = f"<h3>{escape(t.title)}</h3>" if t.title else ""
-    return (f'{title}<table class="scores" id="{escape(t.key)}"><thead><tr><th>method</th>{head}'
-            f"</tr></thead><tbody>{body}</tbody></table>{notes}")
+    return (f'{title}<div class="wide"><table class="scores" id="{escape(t.key)}"><thead><tr><th>method</th>{head}'
+            f"</tr></thead><tbody>{body}</tbody></table></div>{notes}")
 
 
 def _charts(records, rows, methods) -> str:
@@ -134,7 +135,7 @@ def _grid(grid, methods) -> str:
               'red</span> = false positive, <span style="color:#2878e6">blue</span> = missed, dark grey = ignored by '
               "the benchmark; without ground truth a mask is white on black. Below each mask: its score on that "
               "frame. Frames chosen where the methods disagree on most pixels.</p>")
-    return legend + f'<table class="grid">{head}{"".join(body)}</table>'
+    return legend + f'<div class="wide"><table class="grid">{head}{"".join(body)}</table></div>'
 
 
 def _details(records, rows) -> str:

@@ -3,8 +3,10 @@ truth and every method's mask, side by side.
 
 Disagreement on a frame is the share of pixels on which the methods' masks are not
 unanimous. Up to :data:`SAMPLES` frames per sequence are examined (evenly spaced over the
-frames every method wrote and, with ground truth, that the benchmark scores), so building
-the grid reads a bounded number of masks however long the sequences are. With one
+frames every method wrote and, with ground truth, that the benchmark scores, the first
+tenth left out: there the models are still starting, and every method disagrees with
+every other in uninteresting ways), so building the grid reads a bounded number of masks
+however long the sequences are. With one
 method only, its worst-scored frames are shown instead.
 
 Masks are drawn against the ground truth when there is one: white where the method and
@@ -167,6 +169,7 @@ def pick_frames(folder, records: list[dict], per_sequence: int = 1) -> list[Grid
         if scored:
             keep = set(scored)
             common = [n for n in common if n in keep] or common
+        common = common[len(common) // 10:] if len(common) >= 10 else common[1:] or common  # models still starting
         if not common:
             continue
         idx = np.unique(np.linspace(0, len(common) - 1, min(SAMPLES, len(common))).round().astype(int))

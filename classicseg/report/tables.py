@@ -43,6 +43,20 @@ def short_name(sequence: str) -> str:
     return sequence.rsplit("/", 1)[-1]
 
 
+def short_names(sequences: list[str]) -> list[str]:
+    """The shortest tails of the paths that tell the sequences apart (``highway``,
+    ``cameraJitter/traffic``, ``ucsd_bgs/traffic``)."""
+    parts = [s.split("/") for s in sequences]
+    out = []
+    for p in parts:
+        for k in range(1, len(p) + 1):
+            tail = p[-k:]
+            if sum(q[-k:] == tail for q in parts) == 1 or k == len(p):
+                out.append("/".join(tail))
+                break
+    return out
+
+
 def _delta(v, base, col: Column) -> str:
     if not (is_number(v) and is_number(base)):
         return ""
@@ -65,6 +79,13 @@ def _cell(row: dict | None, col: Column, best, base_row: dict | None) -> Cell:
     if base_row is not None and base_row is not row:
         c.delta = _delta(v, base_row.get(col.key), col)
     return c
+
+
+def _mean_row(method: str, rows: list, col: Column) -> dict:
+    """A row holding the plain mean of ``col`` over ``rows`` (complete only when every row is)."""
+    vals = [float(r[col.key]) for r in rows if r is not None and is_number(r.get(col.key))]
+    return {"method": method, "level": "mean", "status": "", "complete": f"{len(vals)}/{len(rows)}",
+            col.key: sum(vals) / len(vals) if vals else None}
 
 
 def _overall(rows, method, bench):
@@ -94,20 +115,26 @@ def benchmark_tables(records: list[dict], rows: list[dict], baseline: str | None
         main = bench.column(bench.main)
         seqs = list(dict.fromkeys(r["sequence"] for r in brows if r["level"] == "sequence"))
         levels = [("sequence", s) for s in seqs] + [("overall", "overall")]
+        mean_of_videos = key == "cdnet" and any(r["level"] == "category" for r in brows) and len(seqs) > 1
         by = {(r["method"], r["level"], r["sequence"]): r for r in brows}
         best = {lv: best_values([by.get((m, *lv)) for m in present if by.get((m, *lv))], main.key, main.higher)
                 for lv in levels}
+        means = {m: _mean_row(m, [by.get((m, "sequence", s)) for s in seqs], main) for m in present}
+        best_mean = best_values(list(means.values()), main.key, main.higher)
         body = []
         for m in present:
             cells = []
             for lv in levels:
                 base_row = by.get((baseline, *lv)) if baseline else None
                 cells.append(_cell(by.get((m, *lv)), main, best[lv], base_row))
+            if mean_of_videos:
+                cells.append(_cell(means[m], main, best_mean, means.get(baseline)))
             body.append((m, cells))
-        head = [short_name(s) for s in seqs] + ["overall"]
-        if len(set(head)) < len(head):
-            head = seqs + ["overall"]
-        out.append(Table(f"{bench.title}: {main.label} per sequence", f"{key}-sequences", head, body))
+        head = short_names(seqs) + ["overall"] + (["mean of videos"] if mean_of_videos else [])
+        notes = ([f"overall: the mean of the categories' {main.label}, each category the mean of its videos, as CDnet "
+                  f"publishes it; mean of videos: the plain mean of the sequences' {main.label} (not a CDnet score; "
+                  "for tables that use it)."] if mean_of_videos else [])
+        out.append(Table(f"{bench.title}: {main.label} per sequence", f"{key}-sequences", head, body, notes))
     return out
 
 

@@ -107,3 +107,17 @@ def make_davis_root(folder, seeds=(0, 1), n_frames: int = 40) -> Path:
         frames, masks = object_clip(n_frames, seed=seed)
         write_davis_sequence(folder, f"synth-{seed}", frames, masks)
     return folder
+
+
+def davis_or_generated(data, work, sequences) -> tuple[Path, tuple, str | None]:
+    """``(data, sequences, None)`` when ``data`` is a DAVIS root; otherwise a root of two
+    generated clips written under ``work`` (:func:`make_davis_root`), their names (or the
+    ``sequences`` asked for, when they are among them) and a line saying so."""
+    data = Path(data)
+    if (data / "JPEGImages").is_dir() and (data / "Annotations").is_dir():
+        return data, tuple(sequences), None
+    root = make_davis_root(work)
+    names = ("synth-0", "synth-1")
+    asked = tuple(s for s in sequences if s in names)
+    return root, asked or names, (f"no DAVIS data at {data}: running on two generated one-object clips instead "
+                                  "(--data DAVIS_ROOT for the real sequences)")

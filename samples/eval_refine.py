@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 
 from classicseg import session  # noqa: E402
+from classicseg.demo import davis_or_generated  # noqa: E402
 from classicseg.degrade import weak_model_masks  # noqa: E402
 from classicseg.io.images import atomic_write_bytes, ensure_writable_dir  # noqa: E402
 from classicseg.io.masks import encode_indexed_png  # noqa: E402
@@ -44,14 +45,9 @@ def main() -> None:
     args = ap.parse_args()
     cv2.setNumThreads(1)
     root, out = Path(args.data), Path(args.out)
-    seqs = args.seq or SEQUENCES
-    if not (root / "Annotations").is_dir():
-        from classicseg.demo import make_davis_root
-
-        print(f"no DAVIS data at {root}: running on two generated one-object clips instead "
-              "(--data DAVIS_ROOT for the real sequences)")
-        root = make_davis_root(out / "generated-davis")
-        seqs = args.seq or ("synth-0", "synth-1")
+    root, seqs, note = davis_or_generated(root, out / "generated-davis", args.seq or SEQUENCES)
+    if note:
+        print(note)
     rows = []
     for seq in seqs:
         ann = root / "Annotations" / "480p" / seq

@@ -23,6 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 
 from classicseg import session  # noqa: E402
+from classicseg.demo import davis_or_generated  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SEQUENCES = ("blackswan", "car-shadow", "dog", "motocross-jump")
@@ -45,14 +46,9 @@ def main() -> None:
     except Exception:  # noqa: BLE001 - numba is optional here
         pass
     data, out = Path(args.data), Path(args.out)
-    seqs = args.seq or SEQUENCES
-    if not (data / "JPEGImages").is_dir():
-        from classicseg.demo import make_davis_root
-
-        print(f"no DAVIS data at {data}: running on two generated one-object clips instead "
-              "(--data DAVIS_ROOT for the real sequences)")
-        data = make_davis_root(out / "generated-davis")
-        seqs = args.seq or ("synth-0", "synth-1")
+    data, seqs, note = davis_or_generated(data, out / "generated-davis", args.seq or SEQUENCES)
+    if note:
+        print(note)
     rows = []
     for seq in seqs:
         # the first-frame annotation comes from the dataset layout (Annotations/480p/<seq>/00000.png)

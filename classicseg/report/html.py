@@ -122,7 +122,7 @@ def _grid(grid, methods) -> str:
     body = []
     for row in grid:
         cells = [f"<td><b>{escape(short_name(row.sequence))}</b><br>frame {row.frame}"
-                 + (f"<br>{100 * row.contested:.1f}% of pixels disputed" if row.contested is not None else "")
+                 + (f"<br>disagreement {100 * row.contested:.1f}%" if row.contested is not None else "")
                  + "</td>"]
         cells.append(f'<td><img class="photo" src="{row.input}" alt="input {escape(row.sequence)} frame {row.frame}">'
                      "</td>" if row.input else "<td>(frame not found)</td>")
@@ -134,7 +134,8 @@ def _grid(grid, methods) -> str:
     legend = ('<p class="meta">Masks against the ground truth: white = foreground on both, <span style="color:#e63c3c">'
               'red</span> = false positive, <span style="color:#2878e6">blue</span> = missed, dark grey = ignored by '
               "the benchmark; without ground truth a mask is white on black. Below each mask: its score on that "
-              "frame. Frames chosen where the methods disagree on most pixels.</p>")
+              "frame. On each sequence, the frame where the methods disagree most: disagreement is the share of pairs of "
+              "methods whose masks differ, averaged over the pixels.</p>")
     return legend + f'<div class="wide"><table class="grid">{head}{"".join(body)}</table></div>'
 
 

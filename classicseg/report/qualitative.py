@@ -1,8 +1,9 @@
 """The qualitative grid: on the frames where the methods disagree most, the input, the ground
 truth and every method's mask, side by side.
 
-Disagreement on a frame is the share of pixels on which the methods' masks are not
-unanimous. Up to :data:`SAMPLES` frames per sequence are examined (evenly spaced over the
+Disagreement on a frame is the share of pairs of methods whose masks differ, averaged over
+the pixels (so one method that is far off everywhere, such as a model that has not
+started, weighs as one method, not as the whole frame). Up to :data:`SAMPLES` frames per sequence are examined (evenly spaced over the
 frames every method wrote and, with ground truth, that the benchmark scores, the first
 tenth left out: there the models are still starting, and every method disagrees with
 every other in uninteresting ways), so building the grid reads a bounded number of masks
@@ -39,14 +40,14 @@ _TP, _FP, _FN, _IGN = (255, 255, 255), (60, 60, 230), (230, 120, 40), (70, 70, 7
 class GridRow:
     sequence: str
     frame: int
-    contested: float | None
+    contested: float | None               # share of method pairs that differ, mean over pixels
     input: str | None                     # data URI
     gt: str | None
     cells: list = field(default_factory=list)   # (method, data URI or None, caption)
 
 
 def _uri(img: np.ndarray, fmt: str = ".png") -> str:
-    params = [cv2.IMWRITE_JPEG_QUALITY, 80] if fmt == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    params = [cv2.IMWRITE_JPEG_QUALITY, 80] if fmt == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     ok, buf = cv2.imencode(fmt, img, params)
     if not ok:  # pragma: no cover
         return ""
@@ -62,7 +63,7 @@ def _thumb(img: np.ndarray, nearest: bool) -> np.ndarray:
     return cv2.resize(img, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
 
 
-def _read_fg(path: Path) -> np.ndarray | None:
+def _read_fg(path) -> np.ndarray | None:
     from classicseg.io.images import read_image
 
     try:
@@ -76,18 +77,19 @@ def _ground_truth(seq: dict, number: int):
     gt, bench = seq.get("gt"), seq.get("benchmark")
     try:
         if bench == "cdnet":
-            from classicseg.metrics.cdnet import index_images, read_label_image
+            from classicseg.io.frames import numbered_images
+            from classicseg.metrics.cdnet import read_label_image
 
-            files = index_images(Path(gt) / "groundtruth", "ground truth")
+            files = numbered_images(Path(gt) / "groundtruth")
             if number not in files:
                 return None, None, None
             lab = read_label_image(files[number])
             return cv2.cvtColor(lab, cv2.COLOR_GRAY2BGR), lab == 255, (lab == 170) | (lab == 85)
         if bench == "davis":
+            from classicseg.io.frames import numbered_images
             from classicseg.io.masks import VOID, read_indexed_mask
-            from classicseg.metrics.cdnet import index_images
 
-            files = index_images(Path(gt), "annotations")
+            files = numbered_images(gt)
             if number not in files:
                 return None, None, None
             ids = read_indexed_mask(files[number])
@@ -141,8 +143,7 @@ def _spread(order: list[int], scores: dict[int, float], k: int, gap: int) -> lis
 
 def pick_frames(folder, records: list[dict], per_sequence: int = 1) -> list[GridRow]:
     """The grid's rows: for each sequence, its ``per_sequence`` most disputed frames."""
-    from classicseg.io.frames import frame_files, read_frame
-    from classicseg.metrics.cdnet import index_images
+    from classicseg.io.frames import frame_files, numbered_images, read_frame
 
     folder = Path(folder)
     seqs = list(dict.fromkeys(s["sequence"] for r in records for s in r.get("sequences", [])))
@@ -154,13 +155,9 @@ def pick_frames(folder, records: list[dict], per_sequence: int = 1) -> list[Grid
         if not ok:
             continue
         seq = ok[0][1]
-        masks: dict[str, dict[int, Path]] = {}
+        masks: dict[str, dict[int, str]] = {}
         for m, s in ok:
-            d = folder / s["output"] if not Path(s["output"]).is_absolute() else Path(s["output"])
-            try:
-                masks[m] = index_images(d, "masks") if d.is_dir() else {}
-            except Exception:  # noqa: BLE001 - two files of one number: leave the method out of the grid
-                masks[m] = {}
+            masks[m] = numbered_images(folder / s["output"])
         with_masks = [m for m in masks if masks[m]]
         if not with_masks:
             continue
@@ -185,8 +182,9 @@ def pick_frames(folder, records: list[dict], per_sequence: int = 1) -> list[Grid
                 if len(fgs) < 2 or any(f.shape != fgs[0].shape for f in fgs):
                     score[n] = -1.0
                     continue
-                votes = np.sum(fgs, axis=0)
-                score[n] = float(np.mean((votes > 0) & (votes < len(fgs))))
+                k = len(fgs)
+                votes = np.sum(fgs, axis=0, dtype=np.float64)
+                score[n] = float(np.mean(2.0 * votes * (k - votes))) / (k * (k - 1))
         gap = max(1, len(common) // (4 * per_sequence))
         files = frame_files(seq["input"]) if Path(seq["input"]).is_dir() else None
         for n in _spread(cand, score, per_sequence, gap):

@@ -246,3 +246,17 @@ def test_report_without_results_and_record_order(cd_root, tmp_path):
     assert [m["method"] for m in json.loads(files["json"].read_text())["methods"]] == ["mog2", "framediff"]
     files = build_report(out)  # keeps the last order
     assert [m["method"] for m in json.loads(files["json"].read_text())["methods"]] == ["mog2", "framediff"]
+
+
+def test_compare_on_a_dask_cluster_equals_local_workers(cd_root, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    run_compare("mog2,framediff", cd_root, tmp_path / "local", workers=0)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        res = run_compare("mog2,framediff", cd_root, tmp_path / "dask", scheduler=cluster.scheduler_address)
+    assert not res.failures
+    keep = ("method", "level", "sequence", "f_measure", "pwc", "complete")
+    local = [{k: r[k] for k in keep} for r in _rows(tmp_path / "local")]
+    assert [{k: r[k] for k in keep} for r in _rows(tmp_path / "dask")] == local
+    rec = json.loads((tmp_path / "dask" / "mog2" / RECORD).read_text())
+    assert rec["machine"]["dask scheduler"] == cluster.scheduler_address

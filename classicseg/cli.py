@@ -586,6 +586,137 @@ def batch_command(preset, config_file, sets, input_, output, workers, threads, s
                          f"(first: {first.sequence.rel or first.sequence.name}: {first.error})")
 
 
+# -- compare / report -------------------------------------------------------------
+def _print_compare_tables(records, rows) -> None:
+    from classicseg.report.tables import benchmark_tables, speed_table
+
+    for t in [t for t in benchmark_tables(records, rows) if t.key.endswith("-overall")] + [speed_table(records, rows)]:
+        click.echo(f"\n{t.title}:")
+        _print_table([{"method": m, **{h: (c.text + ("*" if c.note and c.text else "")) or (c.note and "n/a") or ""
+                                       for h, c in zip(t.header, cells)}} for m, cells in t.rows])
+
+
+def _print_report_files(files: dict, seconds: float) -> None:
+    click.echo(f"\nreport: {files['html']} (built in {seconds:.2f} s)")
+    click.echo(f"tables: {files['md']}, {files['tex']}; rows: {files['csv']}, {files['json']}")
+
+
+@cli.command("compare")
+@click.option("--methods", "-m", required=True, metavar="M1,M2,...",
+              help="Presets, stage names (bgsub.mog2 or mog2: the stage alone with its defaults; "
+                   "bgsub.bgslibrary:SuBSENSE) or pipeline files, separated by commas.")
+@click.option("--input", "-i", "inputs", required=True, multiple=True, type=click.Path(),
+              help="Dataset root (CDnet/SBI/UCSD, DAVIS, MOTChallenge, folders of videos); repeat for several.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False),
+              help="Comparison folder: <method>/ masks, results.csv/.json, report.html, table.md/.tex.")
+@click.option("--workers", "-j", type=click.IntRange(0, 512), default=None,
+              help="Local worker processes per method (0 = in this process) [default: CPUs].")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on a dask.distributed cluster, e.g. tcp://127.0.0.1:8786.")
+@click.option("--threads", type=click.IntRange(0, 256), default=1, show_default=True, help="OpenCV threads per worker.")
+@click.option("--connect-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True,
+              help="Seconds to wait for the scheduler.")
+@click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
+              help="Reruns of a sequence whose worker process died.")
+@click.option("--force", is_flag=True, help="Redo every sequence, even those finished by an earlier run.")
+@click.option("--baseline", metavar="METHOD", help="Show every method's difference to this one.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar (on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result rows as JSON (also in OUTPUT/results.json).")
+def compare_command(methods, inputs, output, workers, scheduler, threads, connect_timeout, retries, force, baseline,
+                    progress, as_json):
+    """Run several methods over every sequence of dataset roots; score them by each benchmark's rules and
+    write a report (HTML), tables (Markdown, LaTeX) and every row (CSV, JSON)."""
+    import shlex
+
+    from classicseg.batch import BatchError
+    from classicseg.report import run_compare
+    from classicseg.report.results import build_rows
+
+    if workers is not None and scheduler:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    bar = None
+
+    def on_sequence(method, oc, done, total):
+        nonlocal bar
+        if progress and not as_json and bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc=method, unit="seq", leave=False, file=sys.stderr, dynamic_ncols=True,
+                       disable=None)
+        if bar is not None:
+            if done == 1 or bar.n > done:
+                bar.reset(total)
+            bar.set_description(method)
+            bar.n = done
+            bar.refresh()
+        if oc.status == "failed":
+            log.warning("%s on %s failed: %s", method, oc.sequence.rel or oc.sequence.name, oc.error)
+
+    argv = ["classicseg", *sys.argv[1:]] if Path(sys.argv[0]).name in ("classicseg", "__main__.py") else None
+    try:
+        result = run_compare(methods, list(inputs), output, workers=workers, threads=threads, scheduler=scheduler,
+                             force=force, retries=retries, connect_timeout=connect_timeout, baseline=baseline,
+                             command=shlex.join(argv) if argv else None, progress=on_sequence)
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        click.echo(json.dumps(json.loads(Path(result.files["json"]).read_text()), indent=2))
+    else:
+        from classicseg.report.store import load_records
+
+        records = load_records(output)
+        n_seq = len({s["sequence"] for r in result.records for s in r["sequences"]})
+        click.echo(f"compare: {len(result.methods)} methods x {n_seq} sequences in {result.run_seconds:.1f} s")
+        _print_compare_tables(records, build_rows(records))
+        for m, seq, why in result.failures:
+            click.echo(f"failed: {m} on {seq}: {why}")
+        _print_report_files(result.files, result.report_seconds)
+    if result.failures:
+        m, seq, why = result.failures[0]
+        n_runs = sum(len(r["sequences"]) for r in result.records)
+        raise BatchError(f"{len(result.failures)} of {n_runs} runs failed (first: {m} on {seq}: {why}); "
+                         f"the report says why for each: {result.files['html']}")
+
+
+@cli.command("report")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--baseline", metavar="METHOD", help="Show every method's difference to this one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result rows as JSON.")
+def report_command(folder, baseline, as_json):
+    """Rebuild the report, tables and result files of a compare folder from the results on disk (no rerun)."""
+    import time
+
+    from classicseg.report import build_report
+    from classicseg.report.results import build_rows
+    from classicseg.report.store import load_records
+
+    t0 = time.perf_counter()
+    files = build_report(folder, baseline=baseline)
+    seconds = time.perf_counter() - t0
+    if as_json:
+        click.echo(json.dumps(json.loads(Path(files["json"]).read_text()), indent=2))
+        return
+    records = load_records(folder)
+    click.echo(f"report: {len(records)} methods from {folder}")
+    _print_compare_tables(records, build_rows(records))
+    _print_report_files(files, seconds)
+
+
+# -- docs --------------------------------------------------------------------------
+@cli.command("docs")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
+              help="HTML folder [default: docs/_build/html in the checkout].")
+@click.option("--gallery/--no-gallery", default=True, show_default=True,
+              help="Run the gallery's scripts for their figures (off: code only, faster).")
+@click.option("--strict/--no-strict", default=True, show_default=True, help="Fail on any Sphinx warning.")
+def docs_command(output, gallery, strict):
+    """Build the HTML documentation (gallery + API reference) offline: pip install 'classicseg[docs]'."""
+    from classicseg.docs import build_docs
+
+    index = build_docs(output, gallery=gallery, strict=strict)
+    click.echo(f"docs: {index}")
+
+
 # -- error boundary ----------------------------------------------------------------
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)

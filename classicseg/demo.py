@@ -17,10 +17,10 @@ from pathlib import Path
 
 from classicseg import session
 from classicseg.config import resolve, validate
-from classicseg.io.datasets import write_cdnet_sequence
+from classicseg.io.datasets import write_cdnet_sequence, write_davis_sequence
 from classicseg.io.images import atomic_write_bytes, ensure_writable_dir
 from classicseg.io.sinks import write_csv
-from classicseg.synth import make_scene
+from classicseg.synth import make_scene, object_clip
 
 log = logging.getLogger("classicseg")
 
@@ -87,3 +87,27 @@ def run_demo(out: Path, n_frames: int = 300, seed: int = 0, preset: str = "surve
     else:
         log.info("matplotlib not installed: no scores.png (pip install 'classicseg[plot]')")
     return {"scene": str(seq), "frames": n_frames, "table": rows, "files": files}
+
+
+def make_davis_root(folder, seeds=(0, 1), n_frames: int = 40) -> Path:
+    """A DAVIS-layout root of generated one-object clips (:func:`classicseg.synth.object_clip`),
+    ``synth-<seed>`` each, for trying video object segmentation without the DAVIS data."""
+    folder = Path(folder)
+    for seed in seeds:
+        frames, masks = object_clip(n_frames, seed=seed)
+        write_davis_sequence(folder, f"synth-{seed}", frames, masks)
+    return folder
+
+
+def davis_or_generated(data, work, sequences) -> tuple[Path, tuple, str | None]:
+    """``(data, sequences, None)`` when ``data`` is a DAVIS root; otherwise a root of two
+    generated clips written under ``work`` (:func:`make_davis_root`), their names (or the
+    ``sequences`` asked for, when they are among them) and a line saying so."""
+    data = Path(data)
+    if (data / "JPEGImages").is_dir() and (data / "Annotations").is_dir():
+        return data, tuple(sequences), None
+    root = make_davis_root(work)
+    names = ("synth-0", "synth-1")
+    asked = tuple(s for s in sequences if s in names)
+    return root, asked or names, (f"no DAVIS data at {data}: running on two generated one-object clips instead "
+                                  "(--data DAVIS_ROOT for the real sequences)")

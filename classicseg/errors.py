@@ -42,3 +42,9 @@ class EvalError(ClassicsegError):
     """Predictions and ground truth do not fit together."""
 
     exit_code = 5
+
+
+class ResultsError(ClassicsegError):
+    """Results on disk cannot be reported (none found, unreadable, or from different inputs)."""
+
+    exit_code = 8

@@ -2,7 +2,7 @@
 
 Usage::
 
-    /work/venv/bin/python samples/eval_refine.py [--data ../shared/data/davis2016] [--out /tmp/refine_pred]
+    python samples/eval_refine.py [--data ../shared/data/davis2016] [--out /tmp/refine_pred]
         [--seed 0] [--set temporal.flow_smooth.alpha=0.5 ...] [--seq blackswan ...]
 
 For each sequence the annotations are degraded by :func:`classicseg.degrade.weak_model_masks`
@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 
 from classicseg import session  # noqa: E402
+from classicseg.demo import davis_or_generated  # noqa: E402
 from classicseg.degrade import weak_model_masks  # noqa: E402
 from classicseg.io.images import atomic_write_bytes, ensure_writable_dir  # noqa: E402
 from classicseg.io.masks import encode_indexed_png  # noqa: E402
@@ -44,8 +45,11 @@ def main() -> None:
     args = ap.parse_args()
     cv2.setNumThreads(1)
     root, out = Path(args.data), Path(args.out)
+    root, seqs, note = davis_or_generated(root, out / "generated-davis", args.seq or SEQUENCES)
+    if note:
+        print(note)
     rows = []
-    for seq in args.seq or SEQUENCES:
+    for seq in seqs:
         ann = root / "Annotations" / "480p" / seq
         files = sorted(ann.glob("*.png"))
         weak = weak_model_masks([read_indexed_mask(f) for f in files], seed=args.seed)

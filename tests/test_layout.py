@@ -16,7 +16,7 @@ The layers, lowest first, are the map a newcomer reads the package by:
  7    session, keyframes                      one sequence, run one way
  8    batch/, demo, bench, and every new      front ends: each calls the session
       front-end package
- 9    cli, __main__                           options and printing only
+ 9    cli, every __main__                     options and printing only
 ====  =====================================  ============================================
 
 A new stage goes in ``stages/`` (layer 4: it may use io, kernels, geometry, other
@@ -65,6 +65,8 @@ def _family(name: str) -> str | None:
 
 
 def _layer(name: str) -> int:
+    if name.endswith(".__main__"):  # `python -m ...` entry points sit with the command line
+        return len(LAYERS) - 1
     fam = _family(name)
     if fam is None or (fam == "classicseg" and name != "classicseg"):
         return LAYERS.index(None)

@@ -35,9 +35,10 @@ class Sequence:
     path : Path
         What :func:`~classicseg.io.sources.open_source` reads.
     gt : Path or None
-        CDnet-layout sequence folder with ``groundtruth/``, or DAVIS annotation folder.
+        CDnet-layout sequence folder with ``groundtruth/``, DAVIS annotation folder, or
+        MOTChallenge sequence folder (``gt/gt.txt``).
     metric : str or None
-        ``cdnet`` or ``davis`` when ground truth exists.
+        ``cdnet``, ``davis`` or ``mot`` when ground truth exists.
     category : str
         CDnet category: the parent of the sequence in the root (the root's own name for
         ``<video>/input`` roots), as ``classicseg eval`` names it.
@@ -74,6 +75,19 @@ def _cdnet_sequence(root: Path, d: Path, parts: tuple[str, ...]) -> Sequence | N
     return None
 
 
+def _mot_sequence(root: Path, d: Path, parts: tuple[str, ...]) -> Sequence | None:
+    """A MOTChallenge sequence folder: ``gt/gt.txt`` beside ``img1/`` frames or one video file."""
+    if not (d / "gt" / "gt.txt").is_file():
+        return None
+    rel, cat = "/".join(parts), _category(root, parts)
+    if (d / "img1").is_dir() and _has_image(d / "img1"):
+        return Sequence(d.name, rel, "folder", d / "img1", d, "mot", cat)
+    videos = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
+    if len(videos) == 1:
+        return Sequence(d.name, rel, "video", videos[0], d, "mot", cat)
+    return None
+
+
 def _davis_sequences(d: Path, parts: tuple[str, ...]) -> list[Sequence]:
     """Sequences of a DAVIS root (``JPEGImages/<res>/<seq>``, 480p preferred)."""
     jpeg, ann = d / "JPEGImages", d / "Annotations"
@@ -96,7 +110,7 @@ def _davis_sequences(d: Path, parts: tuple[str, ...]) -> list[Sequence]:
 
 
 def _walk(root: Path, d: Path, parts: tuple[str, ...], found: list[Sequence]) -> None:
-    seq = _cdnet_sequence(root, d, parts)
+    seq = _cdnet_sequence(root, d, parts) or _mot_sequence(root, d, parts)
     if seq is not None:
         found.append(seq)
         return
@@ -128,6 +142,7 @@ def find_sequences(root) -> list[Sequence]:
     root : path-like
         A dataset root (CDnet ``<category>/<video>/input``), a category or SBI/UCSD root
         (``<video>/input`` or ``<video>/in``), a DAVIS root (``JPEGImages/480p/<seq>``), a
+        MOTChallenge root (``<seq>/gt/gt.txt`` beside ``<seq>/img1/`` or one video), a
         folder of video files, one sequence folder, one video file, or a folder that
         holds several of these (searched up to four levels deep). Symbolic links to
         folders are followed.

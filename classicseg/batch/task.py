@@ -145,7 +145,8 @@ def _score(task: Task, score):
     if score is None:  # complete from an earlier run: score its masks
         from classicseg.session import score_outputs
 
-        _, score = score_outputs({"masks": task.out_dir}, task.seq.gt, task.metric)
+        _, score = score_outputs({"masks": task.out_dir, "tracks": task.out_dir / "tracks.txt"}, task.seq.gt,
+                                 task.metric)
     if task.metric == "cdnet":
         score.category = task.seq.category
     return score
@@ -197,6 +198,8 @@ def plan(seqs, spec, output: Path, chash: str, metric: str, force: bool, prior_r
         marker = None if force else read_json_object(out_dir / MARKER)
         complete = marker is not None and marker.get("config_hash") == chash
         score = s.metric if metric == "auto" else (metric if s.metric == metric else None)
+        if score == "mot" and "tracks" not in spec.slots:
+            score = None  # a pipeline that writes no tracks has nothing MOTChallenge scores
         if complete:
             outcomes[s.rel] = SequenceOutcome(s, "skipped", out_dir, frames=marker.get("frames"))
             if score is None:

@@ -10,7 +10,7 @@ J. Pont-Tuset, F. Perazzi, S. Caelles, P. Arbeláez, A. Sorkine-Hornung, L. Van 
 
 Rules
 -----
-* J (region similarity) = |A∩B| / |A∪B|, 1 when both masks are empty.
+* J (region similarity) = ``|A∩B| / |A∪B|``, 1 when both masks are empty.
 * F (contour accuracy) = boundary F-measure: boundaries by :func:`seg2bmap`, tolerance
   ``ceil(0.008 × image diagonal)`` px, each boundary dilated with a disk, no thinning.
 * The first and last annotated frames are excluded. Per object, the per-frame values give
@@ -54,7 +54,7 @@ def _check_pair(gt: np.ndarray, pred: np.ndarray) -> None:
 
 # --------------------------------------------------------------------------- measures
 def jaccard(gt, pred, void=None) -> float:
-    """Region similarity J = |A∩B| / |A∪B| of two binary masks.
+    """Region similarity J = ``|A∩B| / |A∪B|`` of two binary masks.
 
     Parameters
     ----------
@@ -158,8 +158,8 @@ def boundary_f(gt, pred, bound_th: float = 0.008, void=None) -> float:
     Returns
     -------
     float
-        F = 2PR/(P+R), with P = |pred boundary ∧ dilated gt boundary| / |pred boundary| and
-        R = |gt boundary ∧ dilated pred boundary| / |gt boundary|. Empty pred boundary only:
+        F = 2PR/(P+R), with P = ``|pred boundary ∧ dilated gt boundary| / |pred boundary|`` and
+        R = ``|gt boundary ∧ dilated pred boundary| / |gt boundary|``. Empty pred boundary only:
         P=1, R=0; empty gt boundary only: P=0, R=1; both empty: 1. F = 0 when P+R = 0.
 
     References

@@ -49,7 +49,7 @@ def close_mask(mask: np.ndarray, radius: int = 1, shape: Shape = "ellipse", iter
 
 
 def median_mask(mask: np.ndarray, ksize: int = 5) -> np.ndarray:
-    """Median filter of a binary mask: a pixel is set when most of its ``ksize``² window is."""
+    """Median filter of a binary mask: a pixel is set when most of its ``ksize`` x ``ksize`` window is."""
     if ksize < 3 or ksize % 2 == 0:
         raise ValueError(f"ksize must be odd and >= 3, got {ksize}")
     return cv2.medianBlur(_check_mask(mask), ksize).view(bool)

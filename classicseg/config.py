@@ -41,16 +41,16 @@ PRESET_DIR = "presets"
 class SourceOptions(BaseModel):
     """How frames are read (the ``source:`` section)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_bad_frames: int = Field(10, ge=1, description="give up after this many undecodable frames in a row")
+    max_bad_frames: int = Field(10, ge=1, le=1_000_000, description="give up after this many undecodable frames in a row")
     prefetch: int = Field(8, ge=0, le=256, description="frames decoded ahead in a reader thread (0 = none)")
-    open_timeout_ms: int = Field(10000, ge=100, description="camera/stream open timeout")
-    read_timeout_ms: int = Field(10000, ge=100, description="camera/stream read timeout")
+    open_timeout_ms: int = Field(10000, ge=100, le=3_600_000, description="camera/stream open timeout")
+    read_timeout_ms: int = Field(10000, ge=100, le=3_600_000, description="camera/stream read timeout")
     live: bool = Field(False, description="camera/stream: keep only the newest frame when processing lags (counts drops)")
     reconnect: bool = Field(True, description="camera/stream: reopen after a failed read or a stall")
     reconnect_delay_s: float = Field(1.0, gt=0, le=60, description="first wait before reopening (doubles up to 30 s)")
-    give_up_after_s: float | None = Field(None, gt=0, description="stop when no frame came for this long (null = never)")
+    give_up_after_s: float | None = Field(None, gt=0, le=10**9, description="stop when no frame came for this long (null = never)")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ NEEDS = {"init_mask": "the object's mask on the first frame (Stage.set_init_mask
 class Params(BaseModel):
     """Base class of every stage's parameters: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Stage(ABC):

@@ -53,6 +53,9 @@ class FrameDiff(Stage):
     provides = ("fg",)
     cite = "R. Jain, H.-H. Nagel, On the analysis of accumulative difference pictures, TPAMI 1979"
 
+    def memory_per_pixel(self) -> int:
+        return 16 + self.params.gap
+
     def reset(self) -> None:
         self.history: deque[np.ndarray] = deque(maxlen=self.params.gap)
 

@@ -63,6 +63,7 @@ class MOG2(BackgroundSubtractor):
     """Adaptive Gaussian mixture per pixel (Zivkovic 2004/2006), OpenCV's MOG2."""
 
     name = "bgsub.mog2"
+    bytes_per_pixel = 128  # per-pixel state, for the memory check before the first frame
     Params = MOG2Params
     cite = "Z. Zivkovic, Improved adaptive Gaussian mixture model for background subtraction, ICPR 2004"
 
@@ -92,6 +93,9 @@ class KNN(BackgroundSubtractor):
         "for the task of background subtraction, Pattern Recognition Letters 27(7), 2006"
     )
 
+    def memory_per_pixel(self) -> int:
+        return 32 + 12 * self.params.n_samples
+
     def make(self):
         p = self.params
         m = cv2.createBackgroundSubtractorKNN(p.history, p.dist2_threshold, p.detect_shadows)
@@ -114,6 +118,7 @@ class MOG(BackgroundSubtractor):
     """Gaussian mixture of KaewTraKulPong & Bowden 2001 (contrib bgsegm MOG)."""
 
     name = "bgsub.mog"
+    bytes_per_pixel = 128  # per-pixel state, for the memory check before the first frame
     Params = MOGParams
     cite = (
         "P. KaewTraKulPong, R. Bowden, An improved adaptive background mixture model for "
@@ -146,6 +151,9 @@ class GMG(BackgroundSubtractor):
         "variable-lighting conditions for a responsive audio art installation, ACC 2012"
     )
 
+    def memory_per_pixel(self) -> int:
+        return 64 + 8 * self.params.max_features
+
     def make(self):
         p = self.params
         m = _bgsegm().createBackgroundSubtractorGMG(p.initialization_frames, p.decision_threshold)
@@ -169,6 +177,7 @@ class CNT(BackgroundSubtractor):
     """Counting-based stability model (Zeevi 2016, contrib bgsegm CNT); very fast."""
 
     name = "bgsub.cnt"
+    bytes_per_pixel = 64  # per-pixel state, for the memory check before the first frame
     Params = CNTParams
     cite = "S. Zeevi, BackgroundSubtractorCNT, OpenCV contrib, 2016"
 
@@ -204,6 +213,9 @@ class GSOC(BackgroundSubtractor):
     Params = GSOCParams
     cite = "V. Samsonov, BackgroundSubtractorGSOC, OpenCV contrib (GSoC 2017)"
 
+    def memory_per_pixel(self) -> int:
+        return 64 + 24 * self.params.n_samples
+
     def make(self):
         p = self.params
         return _bgsegm().createBackgroundSubtractorGSOC(
@@ -233,6 +245,9 @@ class LSBP(BackgroundSubtractor):
     name = "bgsub.lsbp"
     Params = LSBPParams
     cite = "L. Guo, D. Xu, Z. Qiang, Background subtraction using local SVD binary pattern, CVPRW 2016"
+
+    def memory_per_pixel(self) -> int:
+        return 64 + 32 * self.params.n_samples
 
     def make(self):
         p = self.params

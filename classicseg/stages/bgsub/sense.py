@@ -776,6 +776,7 @@ class Sense(Stage):
     """Colour + LBSP sample-consensus model with SuBSENSE feedback (ViBe/LOBSTER/SuBSENSE), numba."""
 
     name = "bgsub.sense"
+    bytes_per_pixel = 600  # per-pixel state, for the memory check before the first frame
     Params = SenseParams
     requires = ("image",)
     provides = ("fg", "shadow")

@@ -547,9 +547,11 @@ def _signals():
     count = [0]
 
     def handler(signum, frame):
+        from classicseg.interrupt import deliver
+
         count[0] += 1
         if count[0] == 1:
-            raise Interrupted(signum, signal.Signals(signum).name)
+            deliver(Interrupted(signum, signal.Signals(signum).name))  # at the next frame boundary
         if count[0] >= 3:
             os._exit(128 + signum)
 

@@ -118,7 +118,11 @@ MAX_CONFIG_DEPTH = 32
 MAX_CONFIG_VALUES = 100_000
 
 
-class _SafeLoader(yaml.SafeLoader):
+#: PyYAML's safe loader, on libyaml when PyYAML was built with it (much faster)
+_SAFE_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SafeLoader(_SAFE_BASE):
     """PyYAML's safe loader that refuses duplicate keys (the last one would win silently)."""
 
     def construct_mapping(self, node, deep=False):
@@ -142,7 +146,7 @@ def _yaml_limits(text: str) -> None:
     """Refuse YAML that nests deeper than :data:`MAX_CONFIG_DEPTH` (read as events, without
     recursion) or expands to more than :data:`MAX_CONFIG_VALUES` values through aliases."""
     depth = 0
-    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+    for ev in yaml.parse(text, Loader=_SAFE_BASE):
         if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > MAX_CONFIG_DEPTH:

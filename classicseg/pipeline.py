@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 from classicseg.config import PipelineSpec, resolve
 from classicseg.errors import ConfigError
+from classicseg.interrupt import deferred
 from classicseg.stage import Stage, as_stage, check_chain
 from classicseg.types import SLOTS, Sample
 
@@ -119,24 +120,26 @@ def finishing(sinks):
     try:
         yield
     except KeyboardInterrupt:
-        for sink in sinks:
-            try:
-                sink.close()
-            except Exception:  # noqa: BLE001 - keep closing the others
+        with deferred():
+            for sink in sinks:
                 try:
-                    sink.abort()
-                except Exception:  # noqa: BLE001
-                    pass
+                    sink.close()
+                except Exception:  # noqa: BLE001 - keep closing the others
+                    try:
+                        sink.abort()
+                    except Exception:  # noqa: BLE001
+                        pass
         raise
     except BaseException:
         _abort_all(sinks)
         raise
-    try:
-        for sink in sinks:
-            sink.close()
-    except BaseException:
-        _abort_all(sinks)
-        raise
+    with deferred():  # a stop asked for now waits until the files are finished
+        try:
+            for sink in sinks:
+                sink.close()
+        except BaseException:
+            _abort_all(sinks)
+            raise
 
 
 def _abort_all(sinks) -> None:
@@ -393,11 +396,12 @@ class Pipeline:
         def emit(done: list[Sample]) -> float:
             t0 = clock()
             for s in done:
-                for sink in sinks:
-                    sink.write(s)
+                with deferred():  # an interrupt waits until every sink has the frame
+                    for sink in sinks:
+                        sink.write(s)
+                    stats.frames += 1
                 if on_sample is not None:
                     on_sample(s)
-                stats.frames += 1
             t1 = clock()
             stats.write_seconds += t1 - t0
             if progress is not None and done:

@@ -417,14 +417,17 @@ def run(req: Request | Prepared) -> Result:
     result = Result(stats, summary, source.name, outputs, warnings=list(source.warnings))
     result.masks_written = mask_sink.count if mask_sink is not None else 0
     if folder is not None:
-        try:
-            run_json = folder.path / "run.json"
-            write_json(run_json, {**summary, "config": spec.to_dict()})
-            outputs["run"] = run_json
-            folder.commit()
-        except BaseException:
-            folder.release()
-            raise
+        from classicseg.interrupt import deferred
+
+        with deferred():  # a stop asked for now waits until the folder is consistent
+            try:
+                run_json = folder.path / "run.json"
+                write_json(run_json, {**summary, "config": spec.to_dict()})
+                outputs["run"] = run_json
+                folder.commit()
+            except BaseException:
+                folder.release()
+                raise
     if interrupted is not None:
         kept = f"; outputs kept in {req.output}" if req.output is not None else ""
         interrupted.note = f"stopped after {stats.frames} frames{kept}"

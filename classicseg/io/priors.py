@@ -340,8 +340,9 @@ def attach_prior(samples: Iterable[Sample], prior: PriorLike, match: str = "auto
 
     Parameters
     ----------
-    samples : iterable of Sample
-        Usually a source (:func:`classicseg.io.sources.open_source`).
+    samples : iterable of Sample, or uint8 frames
+        Usually a source (:func:`classicseg.io.sources.open_source`); bare frames are
+        checked and wrapped as :func:`~classicseg.io.sources.as_samples` does.
     prior : folder path, PriorFolder or callable
         Where the prior of each frame comes from. A callable gets the sample and returns
         an ``(H, W)`` float probability in [0, 1], a bool mask or integer ids (0 =
@@ -354,7 +355,9 @@ def attach_prior(samples: Iterable[Sample], prior: PriorLike, match: str = "auto
     >>> pipe = Pipeline.load(preset="refine")                      # doctest: +SKIP
     >>> pipe.run(attach_prior(open_source("frames/"), lambda s: my_net(s.image) > 0.5), sinks)  # doctest: +SKIP
     """
+    from classicseg.io.sources import as_samples
+
     fn = as_prior(prior, match)
-    for s in samples:
+    for s in as_samples(samples):  # bare arrays are checked and wrapped like a source's frames
         s["prior"] = prior_of(fn, s)
         yield s

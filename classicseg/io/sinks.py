@@ -57,8 +57,8 @@ def _claim_if_inside(out, path: Path):
     """``path`` claimed in ``out`` when it lies in that output folder (an overlay may lie anywhere)."""
     if out is None:
         return path
-    try:
-        rel = path.resolve().relative_to(out.path.resolve())
+    try:  # the folder resolved, the name as it is: a symlink by that name is the user's, not followed
+        rel = (path.parent.resolve() / path.name).relative_to(out.path.resolve())
     except (ValueError, OSError):
         return path
     return out.claim(rel.as_posix())
@@ -133,8 +133,8 @@ class _PyAVWriter:
         from fractions import Fraction
 
         self.av = av
-        self.file = os.fdopen(fd, "wb")  # the file created with O_EXCL: nothing planted is followed
-        self.container = av.open(self.file, mode="w", format="mp4")
+        os.close(fd)  # the file was created (O_EXCL, a random name); FFmpeg opens it by name
+        self.container = av.open(str(path), mode="w", format="mp4")
         self.stream = self.container.add_stream("h264", rate=Fraction(fps).limit_denominator(1001))
         self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
         self.stream.pix_fmt = "yuv420p"
@@ -150,9 +150,8 @@ class _PyAVWriter:
         try:
             for packet in self.stream.encode():
                 self.container.mux(packet)
-            self.container.close()
         finally:
-            self.file.close()
+            self.container.close()
 
 
 def _have_pyav() -> bool:

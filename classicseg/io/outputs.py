@@ -159,8 +159,10 @@ class FolderLock:
         self.fd: int | None = None
 
     def acquire(self) -> "FolderLock":
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no advisory locks (the manifest still guards the files)
+            fcntl = None
         from classicseg.io.images import ensure_writable_dir
 
         ensure_writable_dir(self.folder)
@@ -173,9 +175,17 @@ class FolderLock:
             fd = os.open(meta / self.name, flags, 0o666)
         except OSError as exc:
             raise SinkError(f"cannot lock output folder {self.folder}: {exc.strerror or exc}") from None
+        if fcntl is None:
+            self.fd = fd
+            return self
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):  # a file system without locks
+                log.warning("%s: the file system does not lock; make sure one run at a time writes here",
+                            self.folder)
+                self.fd = fd
+                return self
             pid = ""
             try:
                 pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()

@@ -262,7 +262,6 @@ class TracksSink(Sink):
         self.partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
         self.out = out
         _claim_if_inside(out, self.path)
-        _claim_if_inside(out, self.partial)
         fd, self.tmp = create_temp(self.path)
         self.f = open(fd, "w", encoding="utf-8")
         self.rows = 0
@@ -286,9 +285,10 @@ class TracksSink(Sink):
     def abort(self) -> None:
         try:
             self.f.close()
-            os.replace(self.tmp, self.partial)
-            log.warning("run failed: the tracks so far are in %s", self.partial)
-        except OSError:
+            target = _claim_if_inside(self.out, self.partial)
+            os.replace(self.tmp, target)
+            log.warning("run failed: the tracks so far are in %s", target)
+        except (OSError, SinkError):  # a full disk, or a file of the user's by that name
             try:
                 os.unlink(self.tmp)
             except OSError:

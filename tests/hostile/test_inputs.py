@@ -40,19 +40,12 @@ def test_folder_of_text_files(cli, tmp_path):
     _run(cli, tmp_path, d, needles=("no images",))
 
 
-def test_folder_of_corrupt_images(cli, tmp_path):
+@pytest.mark.parametrize("name,content", [("{:05d}.png", b"\x89PNG\r\n\x1a\n garbage"), ("{:05d}.jpg", b"")])
+def test_folder_of_undecodable_images(cli, tmp_path, name, content):
     d = tmp_path / "bad"
     d.mkdir()
     for i in range(4):
-        (d / f"{i:05d}.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    _run(cli, tmp_path, d, needles=("no frame could be read",))
-
-
-def test_images_named_like_images_but_empty(cli, tmp_path):
-    d = tmp_path / "zero"
-    d.mkdir()
-    for i in range(3):
-        (d / f"{i:05d}.jpg").write_bytes(b"")
+        (d / name.format(i)).write_bytes(content)
     _run(cli, tmp_path, d, needles=("no frame could be read",))
 
 

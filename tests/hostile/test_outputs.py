@@ -184,3 +184,14 @@ def test_full_disk_while_writing_masks(cli, tmp_path):
     res = cli([*RUN, "-i", clip, "-o", out], fsize=50)
     check_error(res, EXIT["output"], "cannot write")
     assert_untouched(before, out)
+
+
+def test_demo_does_not_replace_a_users_files(cli, tmp_path):
+    out = tmp_path / "out"
+    before = user_files(out)
+    (out / "scores.csv").write_text("my,scores\n")
+    (out / "masks").mkdir()
+    before = snapshot(out)
+    check_error(cli(["demo", "-o", out, "--frames", "60", "--no-progress"]), EXIT["output"], "not written by classicseg")
+    assert_untouched(before, out)
+    assert not (out / "scene").exists()

@@ -29,13 +29,17 @@ def _prior_dir(tmp_path, make) -> "os.PathLike":
     return d
 
 
-def _run_prior(cli, tmp_path, clip, prior, *needles, code=EXIT["input"]):
+def _run_with(cli, tmp_path, clip, extra: list, *needles, code=EXIT["input"]):
+    """``run`` with ``extra`` (``-p refine --prior DIR``, ``-p vos --init-mask FILE``) fails as expected."""
     out = tmp_path / "out"
     before = user_files(out)
-    line = check_error(cli(["-q", "run", "-p", "refine", "-i", clip, "-o", out, "--prior", prior,
-                            "--no-progress"]), code, *needles)
+    line = check_error(cli(["-q", "run", "-i", clip, "-o", out, "--no-progress", *extra]), code, *needles)
     assert_untouched(before, out)
     return line
+
+
+def _run_prior(cli, tmp_path, clip, prior, *needles, code=EXIT["input"]):
+    return _run_with(cli, tmp_path, clip, ["-p", "refine", "--prior", prior], *needles, code=code)
 
 
 def _good(p, i):
@@ -118,12 +122,7 @@ def test_prior_folder_is_the_output(cli, tmp_path, clip):
 
 # --------------------------------------------------------------------------- first-frame masks
 def _run_init(cli, tmp_path, clip, mask, *needles, code=EXIT["input"]):
-    out = tmp_path / "out"
-    before = user_files(out)
-    line = check_error(cli(["-q", "run", "-p", "vos", "-i", clip, "-o", out, "--init-mask", mask,
-                            "--no-progress"]), code, *needles)
-    assert_untouched(before, out)
-    return line
+    return _run_with(cli, tmp_path, clip, ["-p", "vos", "--init-mask", mask], *needles, code=code)
 
 
 def test_init_mask_that_is_not_an_image(cli, tmp_path, clip):

@@ -110,7 +110,7 @@ _ABANDON = textwrap.dedent("""
 
 
 def test_abandoned_sources_do_not_abort_the_interpreter(tmp_path):
-    import av  # noqa: F401 - the video is written with PyAV (H.264, decoded with threads by OpenCV)
+    av = pytest.importorskip("av")  # the video is written with PyAV (H.264, decoded with threads by OpenCV)
     import numpy as np
 
     path = tmp_path / "clip.mp4"

@@ -24,10 +24,17 @@ from classicseg.errors import ClassicsegError, ConfigError, Interrupted
 log = logging.getLogger("classicseg")
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Each log record on one line: a newline in a path or a library's message is shown escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _one_line(super().format(record))
+
+
 def _setup_logging(verbose: int, quiet: bool = False) -> None:
     level = logging.ERROR if quiet else logging.WARNING - 10 * verbose
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("classicseg: %(levelname)s: %(message)s"))
+    handler.setFormatter(_OneLineFormatter("classicseg: %(levelname)s: %(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False

@@ -210,3 +210,12 @@ def test_native_library_messages_go_to_the_debug_log(cli, tmp_path):
     check_error(cli(["-q", *argv]), EXIT["input"], "no frame could be read")
     res = cli(["-vv", *argv])
     assert res.rc == EXIT["input"] and any("DEBUG: native:" in ln for ln in res.lines), res.lines[-5:]
+
+
+def test_warnings_about_a_path_with_a_newline_stay_one_line_each(cli, tmp_path):
+    d = frames(tmp_path / "two\nlines", n=4)
+    (d / "00001.png").write_bytes(b"broken")
+    out = tmp_path / "out"
+    res = cli(["run", "-p", "surveillance-fast", "-i", d, "-o", out, "--no-progress"])
+    check_ok(res, quiet_stderr=False)
+    assert res.lines == ["classicseg: WARNING: two\\nlines: frame 00001 could not be decoded, skipped"]

@@ -70,7 +70,8 @@ class Source:
     reconnects: int = 0
     #: reader threads started by iteration, stopped by :meth:`close`
     _readers: list = field(default_factory=list, init=False, repr=False, compare=False)
-    #: set by :meth:`close` (and at interpreter exit): waits between reconnects end at once
+    #: set when the current iteration ends (its iterator closed or dropped), by :meth:`close` and
+    #: at interpreter exit: the reader thread stops, and so does a wait between reconnects
     _closing: threading.Event = field(default_factory=threading.Event, init=False, repr=False, compare=False)
 
     # -- naming -----------------------------------------------------------
@@ -135,14 +136,18 @@ class Source:
             raise SourceError(f"{self.name}: no frame could be read from {self.path or self.name}")
 
     def __iter__(self) -> Iterator[Sample]:
+        self._closing = stop = threading.Event()
+        _STOPS.add(stop)
         it = self._samples()
         if self.live:
-            reader = _prefetched(it, 1, on_drop=self._dropped)
+            reader = _prefetched(it, 1, on_drop=self._dropped, stop=stop)
         elif self.prefetch > 0:
-            reader = _prefetched(it, self.prefetch)
+            reader = _prefetched(it, self.prefetch, stop=stop)
         else:
             return it
-        self._readers = [r for r in self._readers if r.gi_frame is not None] + [reader]
+        # held weakly: an iterator its consumer drops is collected, which stops its reader thread
+        # (the thread itself keeps the source alive, so a strong reference here would never go)
+        self._readers = [r for r in self._readers if r() is not None] + [weakref.ref(reader)]
         return reader
 
     def _dropped(self) -> None:
@@ -157,8 +162,10 @@ class Source:
         """
         self._closing.set()
         readers, self._readers = self._readers, []
-        for r in readers:
-            r.close()
+        for ref in readers:
+            r = ref()
+            if r is not None:
+                r.close()
 
     def __enter__(self):
         return self
@@ -221,8 +228,8 @@ def _checked_samples(samples: Iterator[Sample]) -> Iterator[Sample]:
 
 #: (stop event, thread) of every reader thread still running
 _READERS: set = set()
-#: the closing events of cameras and streams not yet collected (their reconnect waits end at exit)
-_CAPTURES: weakref.WeakSet = weakref.WeakSet()
+#: the stop events of iterations not yet collected (set at exit: readers and reconnect waits end)
+_STOPS: weakref.WeakSet = weakref.WeakSet()
 
 
 @atexit.register
@@ -233,8 +240,8 @@ def _stop_readers() -> None:
     down there, which aborts the process ("terminate called without an active exception").
     This runs before that: each reader finishes the frame it is decoding and returns.
     """
-    for closing in list(_CAPTURES):
-        closing.set()  # a stream waiting to reconnect stops waiting
+    for stop in list(_STOPS):
+        stop.set()  # a stream waiting to reconnect stops waiting
     readers = list(_READERS)
     for stop, _ in readers:
         stop.set()
@@ -243,7 +250,8 @@ def _stop_readers() -> None:
             t.join(timeout=5.0)
 
 
-def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = None) -> Iterator:
+def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = None,
+                stop: threading.Event | None = None) -> Iterator:
     """Run ``it`` in a reader thread, ``depth`` items ahead (decoding releases the GIL).
 
     With ``on_drop`` the queue keeps only the newest items: when the consumer falls
@@ -252,7 +260,7 @@ def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = N
     """
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
-    stop = threading.Event()
+    stop = threading.Event() if stop is None else stop
     entry = (stop, None)
 
     def put(item, droppable: bool) -> None:
@@ -383,7 +391,6 @@ class CaptureSource(Source):
     _cap: object = None
 
     def _open(self):
-        _CAPTURES.add(self._closing)
         if isinstance(self.target, int):
             cap = cv2.VideoCapture(self.target)
         elif self.kind == "stream":
@@ -412,6 +419,8 @@ class CaptureSource(Source):
         """Reopen a camera or stream after a failure, with doubling delays (watchdog)."""
         delay = self.reconnect_delay_s
         while True:
+            if self._closing.is_set():  # nobody reads any more
+                raise SourceError(f"{self.name}: closed while reconnecting")
             waited = time.monotonic() - last_frame_at
             if self.give_up_after_s is not None and waited >= self.give_up_after_s:
                 raise SourceError(f"{self.name}: no frame for {waited:.0f} s and it cannot be reopened; giving up")

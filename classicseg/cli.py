@@ -9,34 +9,62 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from classicseg import __version__
 from classicseg.batch import METRICS as BATCH_METRICS  # light: the engine loads in the workers
-from classicseg.errors import ClassicsegError, ConfigError
+from classicseg.errors import ClassicsegError, ConfigError, Interrupted
 
 log = logging.getLogger("classicseg")
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * verbose
+class _OneLineFormatter(logging.Formatter):
+    """Each log record on one line: a newline in a path or a library's message is shown escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _one_line(super().format(record))
+
+
+def _setup_logging(verbose: int, quiet: bool = False) -> None:
+    level = logging.ERROR if quiet else logging.WARNING - 10 * verbose
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("classicseg: %(levelname)s: %(message)s"))
+    handler.setFormatter(_OneLineFormatter("classicseg: %(levelname)s: %(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Keeps an interrupt from click, which would turn it into a bare 'Aborted!' (and an empty
+    line): :func:`main` reports it itself."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Stopped(exc) from None
+
+
+class _Stopped(Exception):
+    def __init__(self, interrupt: KeyboardInterrupt) -> None:
+        super().__init__(str(interrupt))
+        self.interrupt = interrupt
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="classicseg")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug logs).")
-def cli(debug: bool, verbose: int) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No warnings: only errors (and the results).")
+def cli(debug: bool, verbose: int, quiet: bool) -> None:
     """Classical video segmentation: background subtraction, morphology, tracking, scoring."""
-    _setup_logging(verbose)
+    _setup_logging(verbose, quiet)
 
 
 def _threads(n: int | None) -> None:
@@ -91,8 +119,9 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--events", is_flag=True, help="Write events.jsonl even when no events stage is configured.")
 @click.option("--snapshots", is_flag=True, help="Save an overlay image per event under OUTPUT/snapshots/.")
 @click.option("--threads", type=click.IntRange(0, 256), default=None, help="OpenCV threads (default: OpenCV's choice).")
-@click.option("--max-bad-frames", type=click.IntRange(1), default=None, help="Undecodable frames in a row before giving up.")
-@click.option("--max-frames", type=click.IntRange(1), default=None, help="Stop after this many frames.")
+@click.option("--max-bad-frames", type=click.IntRange(1, 1_000_000), default=None,
+              help="Undecodable frames in a row before giving up.")
+@click.option("--max-frames", type=click.IntRange(1, 10**12), default=None, help="Stop after this many frames.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on long runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
@@ -718,9 +747,124 @@ def docs_command(output, gallery, strict):
 
 
 # -- error boundary ----------------------------------------------------------------
+def _one_line(text: str) -> str:
+    """``text`` on one line: line breaks and other control characters (from a path with a
+    newline in it, or a library's message) are shown escaped."""
+    out = []
+    for ch in str(text):
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append(" ")
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out).strip()
+
+
+def _error(text: str) -> None:
+    click.echo(f"classicseg: error: {_one_line(text)}", err=True)
+
+
+@contextmanager
+def _signals():
+    """SIGTERM and SIGHUP (``systemd stop``, ``docker stop``, a closed terminal) stop a run as
+    Ctrl-C does: it finishes its outputs and says so. A second signal while it does is
+    ignored; a third ends the process at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = [0]
+
+    def handler(signum, frame):
+        from classicseg.interrupt import deliver
+
+        count[0] += 1
+        if count[0] == 1:
+            deliver(Interrupted(signum, signal.Signals(signum).name))  # at the next frame boundary
+        if count[0] >= 3:
+            os._exit(128 + signum)
+
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {}
+    for s in wanted:
+        try:
+            if signal.getsignal(s) is signal.SIG_IGN:  # e.g. nohup: leave it ignored
+                continue
+            old[s] = signal.signal(s, handler)
+        except (OSError, ValueError):
+            pass
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextmanager
+def _native_stderr_to_log():
+    """Messages that native libraries (FFmpeg, OpenCV, libpng) print on the process's stderr
+    go to the log at debug level (``-vv`` shows them); classicseg's own lines, and Python's,
+    still reach the real stderr. Only for a real process stderr (not under a test capture)."""
+    try:
+        is_fd2 = sys.stderr is not None and sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        is_fd2 = False
+    if not is_fd2 or os.environ.get("CLASSICSEG_NATIVE_STDERR", "") not in ("", "0"):
+        yield
+        return
+    import faulthandler
+    import io
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    r, w = os.pipe()
+    os.dup2(w, 2)
+    os.close(w)
+    real = io.TextIOWrapper(os.fdopen(os.dup(saved), "wb", buffering=0), encoding=sys.stderr.encoding or "utf-8",
+                            errors="backslashreplace", line_buffering=True, write_through=True)
+    old_stderr = sys.stderr
+    sys.stderr = real
+    for h in log.handlers:
+        if isinstance(h, logging.StreamHandler) and h.stream is old_stderr:
+            h.setStream(real)
+    faulthandler.enable(file=real)  # a crash's traceback still shows
+
+    def pump() -> None:
+        with os.fdopen(r, "rb", buffering=0) as f:
+            for raw in iter(f.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip()
+                if line:
+                    log.debug("native: %s", line)
+
+    reader = threading.Thread(target=pump, name="classicseg-stderr", daemon=True)
+    reader.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end in this process: the pump ends
+        os.close(saved)
+        reader.join(timeout=1.0)
+        faulthandler.disable()
+        for h in log.handlers:
+            if isinstance(h, logging.StreamHandler) and h.stream is real:
+                h.setStream(old_stderr)
+        sys.stderr = old_stderr
+        real.close()
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("CLASSICSEG_DEBUG", "") not in ("", "0")
+    with _native_stderr_to_log(), _signals():
+        return _main(argv, debug)
+
+
+def _main(argv: list, debug: bool) -> int:
     try:
         cli.main(args=argv, prog_name="classicseg", standalone_mode=False)
         return 0
@@ -729,8 +873,12 @@ def main(argv=None) -> int:
     except click.exceptions.Abort:
         click.echo("classicseg: aborted", err=True)
         return 130
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _error(f"{exc.format_message()}{hint}")
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        _error(exc.format_message())
         return exc.exit_code
     except ClassicsegError as exc:
         if debug:
@@ -739,19 +887,27 @@ def main(argv=None) -> int:
         if errors and len(errors) > 1:
             click.echo(f"classicseg: error: {len(errors)} problems:", err=True)
             for e in errors:
-                click.echo(f"  - {e}", err=True)
+                click.echo(f"  - {_one_line(e)}", err=True)
         else:
-            click.echo(f"classicseg: error: {exc}", err=True)
+            _error(str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("classicseg: interrupted", err=True)
-        return 130
+    except (KeyboardInterrupt, _Stopped) as exc:
+        stop = exc.interrupt if isinstance(exc, _Stopped) else exc
+        name = getattr(stop, "signal_name", "SIGINT")
+        note = getattr(stop, "note", "")
+        click.echo(f"classicseg: interrupted ({name}){': ' + _one_line(note) if note else ''}", err=True)
+        return getattr(stop, "exit_code", 130)
+    except MemoryError:
+        if debug:
+            raise
+        _error("out of memory (the input is too large for this machine, or a limit such as ulimit -v is set)")
+        return 1
     except Exception as exc:  # a bug or an unexpected library failure
         if debug:
             raise
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        click.echo(f"classicseg: internal error: {type(exc).__name__}: {detail} (rerun with --debug for the traceback)",
-                   err=True)
+        click.echo(f"classicseg: internal error: {type(exc).__name__}: {_one_line(detail)} (rerun with --debug for "
+                   f"the traceback)", err=True)
         return 1
 
 

@@ -50,9 +50,23 @@ def plot_per_frame(series: dict[str, list[tuple[int, float]]], title: str) -> by
     return buf.getvalue()
 
 
+#: What the demo writes in its folder (claimed first: a file or folder of the user's by one of
+#: these names stops the demo before anything is written; a previous demo's are replaced).
+DEMO_OUTPUTS = ("scene", "masks", "baseline_mog2", "overlay.mp4", "scores.csv", "per_frame.csv", "scores.png")
+
+
 def run_demo(out: Path, n_frames: int = 300, seed: int = 0, preset: str = "surveillance", progress=None) -> dict:
+    from classicseg.io.outputs import OutputFolder
+
     out = ensure_writable_dir(out)
     spec = resolve(preset=preset)
+    with OutputFolder(out, role="demo", replace=False) as folder:
+        for name in DEMO_OUTPUTS:
+            folder.claim(name)
+    return _run_demo(out, n_frames, seed, spec, progress)
+
+
+def _run_demo(out: Path, n_frames: int, seed: int, spec, progress) -> dict:
     scene = make_scene(n_frames=n_frames, seed=seed)
     seq = out / "scene"
     write_cdnet_sequence(seq, scene.frames(), scene.temporal_roi)

@@ -235,6 +235,7 @@ def prepare(req: Request) -> Prepared:
     if (req.init_mask is not None or req.keyframes is not None) and not needs_init:
         what = "--init-mask" if req.init_mask is not None else "--keyframes"
         raise ConfigError(f"{what}: no stage of pipeline {spec.name!r} takes an initial mask (use --preset vos)")
+    check_overlap(req)
     pipe = Pipeline.from_spec(spec, req.backend)
     prep = Prepared(req, spec, pipe)
     if needs_init:
@@ -256,6 +257,44 @@ def prepare(req: Request) -> Prepared:
     return prep
 
 
+def _overlaps(a: Path, b: Path) -> bool:
+    """One folder is the other or lies inside it."""
+    return a == b or a in b.parents or b in a.parents
+
+
+def check_overlap(req: Request) -> None:
+    """Refuse outputs that would write into the inputs: an output folder that is (or lies in,
+    or holds) the input folder, the prior or keyframe folder or the ground truth, and an
+    overlay that is the input video or lies in an input folder. Masks named like the frames
+    would replace them, and the next run would read its own masks as frames.
+
+    Raises
+    ------
+    SinkError
+    """
+    from classicseg.errors import SinkError
+
+    inputs = []
+    for what, value in (("input", req.input), ("prior", req.prior), ("keyframes", req.keyframes), ("gt", req.gt)):
+        if isinstance(value, (str, Path)) and not (isinstance(value, str) and (value.isdigit() or "://" in value)):
+            p = Path(value)
+            if p.exists():
+                inputs.append((what, p.resolve(), p.is_dir()))
+    if req.output is not None:
+        out = Path(req.output).resolve()
+        for what, p, is_dir in inputs:
+            folder = p if is_dir else (p.parent if what == "gt" else None)
+            if folder is not None and _overlaps(out, folder):
+                raise SinkError(f"output folder {req.output} overlaps the {what} {p}: its files would be "
+                                f"overwritten or read back as input; choose an output folder outside it")
+    if req.overlay is not None:
+        ov = Path(req.overlay).resolve()
+        for what, p, is_dir in inputs:
+            if (not is_dir and ov == p) or (is_dir and p in ov.parents):
+                raise SinkError(f"overlay {req.overlay} would overwrite or lie inside the {what} {p}: "
+                                f"choose another file")
+
+
 # --------------------------------------------------------------------------- running
 def _open(req: Request, spec: PipelineSpec):
     from classicseg.io.sources import Source, as_samples, open_source
@@ -271,7 +310,7 @@ def _open(req: Request, spec: PipelineSpec):
     return src
 
 
-def _sinks(prep: Prepared, source) -> tuple[list, dict, Any]:
+def _sinks(prep: Prepared, source, folder) -> tuple[list, dict, Any]:
     from classicseg.io.sinks import EventsSink, MaskSink, TracksSink, VideoSink
 
     req, spec = prep.request, prep.spec
@@ -282,20 +321,21 @@ def _sinks(prep: Prepared, source) -> tuple[list, dict, Any]:
         if req.masks:
             if "fg" not in slots:
                 raise ConfigError(f"pipeline {spec.name!r} writes no foreground mask (fg): nothing to save as masks")
-            masks = MaskSink(out, source)
+            masks = MaskSink(out, source, folder)
             sinks.append(masks)
             outputs["masks"] = out
         if "tracks" in slots:
-            sinks.append(TracksSink(out / "tracks.txt"))
+            sinks.append(TracksSink(out / "tracks.txt", folder))
             outputs["tracks"] = out / "tracks.txt"
         if "events" in slots or req.events:
             if "events" not in slots:
                 log.warning("pipeline %r has no stage that writes events (add events.zones, or set a subtractor's "
                             "switch_fraction): events.jsonl will stay empty", spec.name)
-            sinks.append(EventsSink(out / "events.jsonl", out / "snapshots" if req.snapshots else None))
+            sinks.append(EventsSink(out / "events.jsonl", out / "snapshots" if req.snapshots else None, folder))
             outputs["events"] = out / "events.jsonl"
+        folder.claim("run.json")  # a file of the user's by that name stops the run now, not at its end
     if req.overlay is not None:
-        sinks.append(VideoSink(req.overlay, source.fps))
+        sinks.append(VideoSink(req.overlay, source.fps, out=folder))
         outputs["overlay"] = Path(req.overlay)
     sinks.extend(req.sinks)
     return sinks, outputs, masks
@@ -304,17 +344,26 @@ def _sinks(prep: Prepared, source) -> tuple[list, dict, Any]:
 def run(req: Request | Prepared) -> Result:
     """Run one sequence (see the module docstring); returns its :class:`Result`.
 
-    On an error every sink is aborted (finished files stay, half-written ones go) and the
-    source is closed before the error propagates.
+    The output folder is locked for the run, and classicseg only replaces files it wrote
+    there (:class:`~classicseg.io.outputs.OutputFolder`). On an error every sink is
+    aborted (finished files stay, half-written ones go) and the source is closed before the
+    error propagates. An interrupted run (``KeyboardInterrupt``: Ctrl-C, or SIGTERM through
+    the CLI) keeps what it wrote, finishes its files and writes ``run.json`` with
+    ``"interrupted": true``, then re-raises the interrupt with a ``note`` saying so.
     """
+    from classicseg.io.outputs import OutputFolder
     from classicseg.io.sinks import write_json
 
     prep = req if isinstance(req, Prepared) else prepare(req)
     req, spec, pipe = prep.request, prep.spec, prep.pipeline
     source = _open(req, spec)
     bar = None
+    folder = None
+    interrupted: KeyboardInterrupt | None = None
     try:
-        sinks, outputs, mask_sink = _sinks(prep, source)
+        if req.output is not None:
+            folder = OutputFolder(req.output, role="run", replace=True).open()
+        sinks, outputs, mask_sink = _sinks(prep, source, folder)
         if not sinks:
             log.warning("no output or overlay: masks are computed but not written")
         total = min(filter(None, [getattr(source, "length", None), req.max_frames]), default=None)
@@ -333,17 +382,27 @@ def run(req: Request | Prepared) -> Result:
             from classicseg.io.masks import read_init_mask
 
             init = read_init_mask(init)
-        if req.keyframes is not None:
-            from classicseg.keyframes import run_with_keyframes
+        try:
+            if req.keyframes is not None:
+                from classicseg.keyframes import run_with_keyframes
 
-            stats = run_with_keyframes(pipe, source, req.max_frames, req.keyframes, init, priors, req.merge, sinks,
-                                       progress=bar)
-        else:
-            if init is None and priors is not None and prep.init_from == "prior":
-                from classicseg.keyframes import seed_from_prior
+                stats = run_with_keyframes(pipe, source, req.max_frames, req.keyframes, init, priors, req.merge,
+                                           sinks, progress=bar)
+            else:
+                if init is None and priors is not None and prep.init_from == "prior":
+                    from classicseg.keyframes import seed_from_prior
 
-                frames = seed_from_prior(frames, pipe)  # the first frame's prior starts vos
-            stats = pipe.run(frames, sinks, on_sample=req.on_sample, progress=bar, init_mask=init)
+                    frames = seed_from_prior(frames, pipe)  # the first frame's prior starts vos
+                stats = pipe.run(frames, sinks, on_sample=req.on_sample, progress=bar, init_mask=init)
+        except KeyboardInterrupt as exc:
+            stats = getattr(exc, "stats", None)
+            if stats is None:  # interrupted before the pipeline's loop: nothing was written
+                raise
+            interrupted = exc
+    except BaseException:
+        if folder is not None:
+            folder.release()
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -353,12 +412,26 @@ def run(req: Request | Prepared) -> Result:
                "dropped_frames": source.dropped, "reconnects": source.reconnects}
     if prep.init_from:
         summary["init_mask"] = prep.init_from
+    if interrupted is not None:
+        summary["interrupted"] = getattr(interrupted, "signal_name", "SIGINT")
     result = Result(stats, summary, source.name, outputs, warnings=list(source.warnings))
     result.masks_written = mask_sink.count if mask_sink is not None else 0
-    if req.output is not None:
-        run_json = Path(req.output) / "run.json"
-        write_json(run_json, {**summary, "config": spec.to_dict()})
-        outputs["run"] = run_json
+    if folder is not None:
+        from classicseg.interrupt import deferred
+
+        with deferred():  # a stop asked for now waits until the folder is consistent
+            try:
+                run_json = folder.path / "run.json"
+                write_json(run_json, {**summary, "config": spec.to_dict()})
+                outputs["run"] = run_json
+                folder.commit()
+            except BaseException:
+                folder.release()
+                raise
+    if interrupted is not None:
+        kept = f"; outputs kept in {req.output}" if req.output is not None else ""
+        interrupted.note = f"stopped after {stats.frames} frames{kept}"
+        raise interrupted
     if req.gt is not None and req.metric != "none":
         result.metric, result.score = score_outputs(outputs, req.gt, req.metric)
     return result

@@ -3,7 +3,7 @@
 The layers, lowest first, are the map a newcomer reads the package by:
 
 ====  =====================================  ============================================
- 0    errors, types, geometry                 vocabulary: exceptions, the per-frame record,
+ 0    errors, types, geometry, interrupt      vocabulary: exceptions, the per-frame record,
                                               boxes
  1    stage, registry                         the abstract Stage and the name registry
  2    kernels/                                numba kernels with their numpy twins
@@ -31,7 +31,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "classicseg"
 
 LAYERS = [
-    ("classicseg", "classicseg.errors", "classicseg.types", "classicseg.geometry"),
+    ("classicseg", "classicseg.errors", "classicseg.types", "classicseg.geometry", "classicseg.interrupt"),
     ("classicseg.stage", "classicseg.registry"),
     ("classicseg.kernels",),
     ("classicseg.io",),

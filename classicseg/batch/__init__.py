@@ -117,8 +117,8 @@ def run_batch(
         A sequence that fails later is reported in its outcome instead.
     """
     from classicseg.config import resolve, with_prior_fuse
-    from classicseg.io.images import ensure_writable_dir
-    from classicseg.io.sinks import write_json
+    from classicseg.io.outputs import FolderLock
+    from classicseg.io.sinks import write_owned_json
 
     t0 = time.perf_counter()
     root, output = Path(root), Path(output)
@@ -129,6 +129,7 @@ def run_batch(
     if workers is not None and workers < 0:
         raise ClassicsegError(f"workers must be >= 0, got {workers}")
     seqs = find_sequences(root)
+    lock = None
     n_workers = 0 if scheduler else min(os.cpu_count() or 1 if workers is None else workers, len(seqs))
     # start the workers now: they import the engine while the pipeline is validated here
     pool = LocalPool(n_workers, threads) if n_workers > 0 else None
@@ -153,7 +154,7 @@ def run_batch(
                             + ("CDnet ground truth (groundtruth/)" if metric == "cdnet"
                                else "DAVIS annotations (Annotations/480p/<seq>)"))
         check_output(root, output)
-        ensure_writable_dir(output)
+        lock = FolderLock(output, "batch.lock", "another classicseg batch").acquire()  # one batch per folder
         chash = config_hash(spec, prior_root, init_root)
         tasks, outcomes = plan(seqs, spec, output, chash, metric, force, prior_root, init_root)
         if scheduler:
@@ -179,14 +180,15 @@ def run_batch(
             n_done += 1
             if progress is not None:
                 progress(oc, n_done, len(seqs))
+        result = BatchResult.pooled([outcomes[s.rel] for s in seqs], root=root, output=output,
+                                    pipeline=spec.name, config_hash=chash, workers=n_workers, scheduler=scheduler,
+                                    seconds=time.perf_counter() - t0)
+        write_owned_json(output, "scores.json", result.to_dict())
     finally:
         if pool is not None:
             pool.close()
-
-    result = BatchResult.pooled([outcomes[s.rel] for s in seqs], root=root, output=output, pipeline=spec.name,
-                                config_hash=chash, workers=n_workers, scheduler=scheduler,
-                                seconds=time.perf_counter() - t0)
-    write_json(output / "scores.json", result.to_dict())
+        if lock is not None:
+            lock.release()
     return result
 
 

@@ -2,8 +2,9 @@
 
 Each finished sequence gets ``DIR/<seq>/.done.json`` (frames, config hash, timing),
 written atomically after its last mask. A rerun skips sequences whose marker carries the
-same config hash; any other sequence is redone from scratch (its old masks and marker
-are deleted first). A sequence runs exactly as ``classicseg run`` would run it
+same config hash; any other sequence is redone from scratch (its marker is deleted first,
+and the run replaces the masks that classicseg wrote there, by the folder's manifest:
+nothing else in the folder is touched). A sequence runs exactly as ``classicseg run`` would run it
 (:func:`classicseg.session.run`): a DAVIS sequence's first-frame annotation comes from the
 dataset layout, a prior from ``prior_root``, so its masks and scores equal a single
 ``run`` of it.
@@ -26,6 +27,16 @@ __all__ = ["MARKER", "Task", "SequenceOutcome", "config_hash", "plan", "process"
 
 #: Completion marker of a sequence's output folder.
 MARKER = ".done.json"
+
+#: Set in a pool worker: the pid of the batch that started it (see :func:`orphaned`).
+PARENT_PID: int | None = None
+
+
+def orphaned() -> bool:
+    """True in a pool worker whose batch process is gone: its results have nobody to go to."""
+    import os
+
+    return PARENT_PID is not None and os.getppid() != PARENT_PID
 
 
 def config_hash(spec, prior_root=None, init_root=None) -> str:
@@ -119,7 +130,7 @@ def _run_sequence(task: Task):
     import cv2
 
     from classicseg import __version__, session
-    from classicseg.io.sinks import clear_outputs, write_json
+    from classicseg.io.sinks import clear_outputs, write_owned_json
 
     prior = prior_for(task.seq, task.prior_root) if task.prior_root is not None else None
     init = init_mask_for(task.seq, task.init_root) if task.init_root is not None else None
@@ -130,7 +141,11 @@ def _run_sequence(task: Task):
     res = session.run(session.Request(input=task.seq.path, spec=task.spec, output=task.out_dir, prior=prior,
                                       init_mask=init,
                                       gt=task.seq.gt if task.metric else None, metric=task.metric or "none"))
-    write_json(task.out_dir / MARKER, {
+    if orphaned():  # the batch was killed: no marker for a run that no longer exists
+        import os
+
+        os._exit(1)
+    write_owned_json(task.out_dir, MARKER, {
         "sequence": task.seq.rel or task.seq.name, "input": str(task.seq.path), "frames": res.frames,
         "skipped_frames": res.summary["skipped_frames"], "config_hash": task.config_hash,
         "pipeline": task.spec.name, "seconds": round(res.stats.seconds, 4), "fps": round(res.stats.fps, 2),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import signal
 from collections import deque
 from dataclasses import replace
@@ -47,9 +48,41 @@ def run_inline(tasks: list[Task], threads: int) -> Iterator[SequenceOutcome]:
         cv2.setNumThreads(before)
 
 
-def _worker_main(conn, threads: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the batch process ends, however it ends (even SIGKILL): the
+    kernel's parent-death signal on Linux, and a watchdog thread everywhere."""
+    import os
+    import sys
+    import threading
+    import time
+
+    import classicseg.batch.task as task
+
+    task.PARENT_PID = parent
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="classicseg-parent-watch", daemon=True).start()
+
+
+def _worker_main(conn, threads: int, parent: int | None = None) -> None:
     """Body of a spawned worker: take tasks from the pipe until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if parent is not None:
+        _die_with_parent(parent)
     import cv2
 
     cv2.setNumThreads(threads)
@@ -84,8 +117,8 @@ class _Worker:
     def __init__(self, ctx, threads: int) -> None:
         self.ready = False
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, threads), name="classicseg-batch-worker",
-                                daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid()),
+                                name="classicseg-batch-worker", daemon=True)
         self.proc.start()
         child.close()
 

@@ -1,7 +1,11 @@
 """Output sinks: mask PNGs (CDnet 0/255 or DAVIS indexed), overlay video, tables.
 
 Every file is written atomically (a temporary file in the same folder, then a
-rename), so an interrupted run never leaves a half-written file behind.
+rename), so an interrupted run never leaves a half-written file behind. Sinks given an
+:class:`~classicseg.io.outputs.OutputFolder` claim each name before writing it, so they
+never overwrite a file that classicseg did not write. An interrupted run (Ctrl-C,
+SIGTERM) closes its sinks like a finished one: the overlay video stays playable up to the
+last frame, the tracks and events so far are kept.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import cv2
 import numpy as np
 
 from classicseg.errors import SinkError
-from classicseg.io.images import IMAGE_EXTS, atomic_write_bytes, encode_png, ensure_writable_dir
+from classicseg.io.images import atomic_write_bytes, create_temp, encode_png, ensure_writable_dir
 from classicseg.io.masks import encode_indexed_png
 from classicseg.types import Sample
 
@@ -44,15 +48,38 @@ class Sink(ABC):
         """The run failed: discard what is half-written."""
 
 
+def _target(out, folder: Path, name: str) -> Path:
+    """``folder / name``, claimed in ``out`` (an OutputFolder) when there is one."""
+    return out.claim(name) if out is not None else folder / name
+
+
+def _claim_if_inside(out, path: Path):
+    """``path`` claimed in ``out`` when it lies in that output folder (an overlay may lie anywhere)."""
+    if out is None:
+        return path
+    try:  # the folder resolved, the name as it is: a symlink by that name is the user's, not followed
+        rel = (path.parent.resolve() / path.name).relative_to(out.path.resolve())
+    except (ValueError, OSError):
+        return path
+    return out.claim(rel.as_posix())
+
+
 class MaskSink(Sink):
-    """Writes each sample's ``fg`` mask into ``folder`` under the source's naming."""
+    """Writes each sample's ``fg`` mask into ``folder`` under the source's naming (claimed in
+    ``out``, an :class:`~classicseg.io.outputs.OutputFolder`, when given)."""
 
     reads = ("fg",)
 
-    def __init__(self, folder, source) -> None:
+    def __init__(self, folder, source, out=None) -> None:
         self.folder = ensure_writable_dir(folder)
         self.source = source
+        self.out = out
         self.count = 0
+        names = source.planned_names() if out is not None and hasattr(source, "planned_names") else None
+        for stem in names or ():  # a mask that would replace a file of the user's stops the run now
+            name = source.mask_name(stem)
+            if not out.owns(name) and (self.folder / name).exists():
+                out.claim(name)  # raises, naming it
 
     def write(self, sample: Sample) -> None:
         name = self.source.mask_name(sample.name)
@@ -62,7 +89,7 @@ class MaskSink(Sink):
             data = encode_indexed_png(ids if ids is not None else fg.view(np.uint8))
         else:
             data = encode_png(fg.view(np.uint8) * np.uint8(255))
-        atomic_write_bytes(self.folder / name, data)
+        atomic_write_bytes(_target(self.out, self.folder, name), data)
         self.count += 1
 
 
@@ -83,7 +110,8 @@ class _Cv2Writer:
 
     codec = "mp4v (MPEG-4 Part 2, OpenCV)"
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, fd: int, fps: float, size: tuple[int, int]) -> None:
+        os.close(fd)  # OpenCV opens the (new, empty) file by its name
         self.w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.w.isOpened():
             raise SinkError(f"cannot open an mp4v video writer for {path}")
@@ -100,11 +128,12 @@ class _PyAVWriter:
 
     codec = "h264 (PyAV)"
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, fd: int, fps: float, size: tuple[int, int]) -> None:
         import av
         from fractions import Fraction
 
         self.av = av
+        os.close(fd)  # the file was created (O_EXCL, a random name); FFmpeg opens it by name
         self.container = av.open(str(path), mode="w", format="mp4")
         self.stream = self.container.add_stream("h264", rate=Fraction(fps).limit_denominator(1001))
         self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
@@ -118,9 +147,11 @@ class _PyAVWriter:
             self.container.mux(packet)
 
     def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
+        try:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+        finally:
+            self.container.close()
 
 
 def _have_pyav() -> bool:
@@ -138,11 +169,16 @@ class VideoSink(Sink):
     OpenCV.
     """
 
-    def __init__(self, path, fps: float | None = None, codec: str = "auto") -> None:
+    def __init__(self, path, fps: float | None = None, codec: str = "auto", out=None) -> None:
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
-        self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.part{self.path.suffix}")
-        self.fps = fps or 25.0
+        if self.path.is_dir():
+            raise SinkError(f"overlay {self.path} is a folder: give a video file name (.mp4)")
+        self.out = out
+        _claim_if_inside(out, self.path)
+        self.partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix or '.mp4'}")
+        self.tmp: Path | None = None
+        self.fps = fps if fps and 0 < fps < 1000 else 25.0
         if codec not in ("auto", "h264", "mp4v"):
             raise SinkError(f"unknown video codec {codec!r}: use auto, h264 or mp4v")
         if codec == "h264" and not _have_pyav():
@@ -160,29 +196,55 @@ class VideoSink(Sink):
 
     def write(self, sample: Sample) -> None:
         frame = overlay(sample)
-        if self.writer is None:
-            h, w = frame.shape[:2]
-            self.writer = self._cls(self.tmp, self.fps, (w, h))
-        self.writer.write(frame)
+        try:
+            if self.writer is None:
+                h, w = frame.shape[:2]
+                fd, self.tmp = create_temp(self.path, keep_suffix=True)
+                self.writer = self._cls(self.tmp, fd, self.fps, (w, h))
+            self.writer.write(frame)
+        except SinkError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the encoder's errors (a full disk) are output errors
+            raise SinkError(f"cannot write overlay {self.path}: {_why(exc)}") from None
 
     def close(self) -> None:
         if self.writer is None:
             return
-        self.writer.close()
+        try:
+            self.writer.close()
+        except Exception as exc:  # noqa: BLE001
+            self.writer = None
+            self._discard()
+            raise SinkError(f"cannot finish overlay {self.path}: {_why(exc)}") from None
         self.writer = None
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        if self.writer is not None:
-            try:
-                self.writer.close()
-            except Exception:  # noqa: BLE001 - the file is removed anyway
-                pass
-            self.writer = None
+        """The run failed: the video so far is finished and kept as ``<stem>.partial<ext>`` when
+        it can be (not on a full disk)."""
+        if self.writer is None:
+            return
         try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
+            self.writer.close()
+            target = _claim_if_inside(self.out, self.partial)
+            os.replace(self.tmp, target)
+            log.warning("run failed: the overlay video so far is in %s", target)
+        except Exception:  # noqa: BLE001 - never raise from abort
+            self._discard()
+        self.writer = None
+
+    def _discard(self) -> None:
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class TracksSink(Sink):
@@ -194,49 +256,68 @@ class TracksSink(Sink):
     is kept as ``<stem>.partial.txt`` rather than lost.
     """
 
-    def __init__(self, path) -> None:
+    def __init__(self, path, out=None) -> None:
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
-        try:
-            self.f = open(self.tmp, "w", encoding="utf-8")
-        except OSError as exc:
-            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+        self.partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
+        self.out = out
+        _claim_if_inside(out, self.path)
+        fd, self.tmp = create_temp(self.path)
+        self.f = open(fd, "w", encoding="utf-8")
         self.rows = 0
 
     def write(self, sample: Sample) -> None:
         frame = sample.index + 1
-        for tid, (x, y, w, h) in sample.data.get("tracks", ()):
-            self.f.write(f"{frame},{tid},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,-1,-1,-1\n")
-            self.rows += 1
+        try:
+            for tid, (x, y, w, h) in sample.data.get("tracks", ()):
+                self.f.write(f"{frame},{tid},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,-1,-1,-1\n")
+                self.rows += 1
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
-        self.f.close()
+        try:
+            self.f.close()
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.f.close()
-        partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
-        os.replace(self.tmp, partial)
-        log.warning("run failed: the tracks so far are in %s", partial)
+        try:
+            self.f.close()
+            target = _claim_if_inside(self.out, self.partial)
+            os.replace(self.tmp, target)
+            log.warning("run failed: the tracks so far are in %s", target)
+        except (OSError, SinkError):  # a full disk, or a file of the user's by that name
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
 
 
 class EventsSink(Sink):
-    """Events as JSON lines, appended and flushed one whole line at a time, so a log
-    that runs for days can be followed (``tail -f``) and nothing written is lost.
+    """Events as JSON lines, flushed one whole line at a time, so a log that runs for days
+    can be followed (``tail -F``) and nothing written is lost.
 
-    With ``snapshots``, each event also saves the overlay of its frame as
-    ``<snapshots>/<frame>_<event>.jpg``.
+    Each run starts a new file (created under a temporary name, then renamed over the
+    previous run's: never appended to, never written through a link). With ``snapshots``,
+    each event also saves the overlay of its frame as ``<snapshots>/<frame>_<event>.jpg``.
     """
 
-    def __init__(self, path, snapshots=None) -> None:
+    def __init__(self, path, snapshots=None, out=None) -> None:
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
         self.snapshots = ensure_writable_dir(snapshots) if snapshots else None
+        self.out = out
+        _claim_if_inside(out, self.path)
+        fd, tmp = create_temp(self.path)
         try:
-            self.f = open(self.path, "a", encoding="utf-8", buffering=1)
+            os.replace(tmp, self.path)
         except OSError as exc:
-            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+            os.close(fd)
+            os.unlink(tmp)
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.f = open(fd, "w", encoding="utf-8", buffering=1)
         self.count = 0
 
     def write(self, sample: Sample) -> None:
@@ -244,17 +325,28 @@ class EventsSink(Sink):
         if not events:
             return
         for e in events:
-            self.f.write(json.dumps(e, default=_jsonable) + "\n")
+            try:
+                self.f.write(json.dumps(e, default=_jsonable) + "\n")
+            except OSError as exc:
+                raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
             self.count += 1
             if self.snapshots is not None:
                 from classicseg.io.images import write_image
 
-                write_image(self.snapshots / f"{e['frame']:06d}_{e['event']}.jpg", overlay(sample))
+                write_image(_claim_if_inside(self.out, self.snapshots / f"{e['frame']:06d}_{e['event']}.jpg"),
+                            overlay(sample))
 
     def close(self) -> None:
-        self.f.close()
+        try:
+            self.f.close()
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
-    abort = close
+    def abort(self) -> None:
+        try:
+            self.f.close()
+        except OSError:
+            pass
 
 
 def write_json(path, obj) -> None:
@@ -296,20 +388,28 @@ def read_json_object(path) -> dict | None:
 
 
 def clear_outputs(folder, marker: str | None = None) -> None:
-    """Delete earlier outputs of a run in ``folder``: the ``marker`` file first, then images
-    and ``.part`` temporary files.
+    """Before a sequence is redone: remove its completion ``marker`` if classicseg wrote it.
 
-    Only files the sinks write are removed, and only in ``folder`` itself, never below it,
-    so a sequence is redone from scratch without touching anything else.
+    Nothing else is deleted here: the run that follows replaces what the previous run
+    wrote, by its manifest (:class:`~classicseg.io.outputs.OutputFolder`), and leaves every
+    other file alone.
     """
+    from classicseg.io.outputs import OutputFolder
+
     folder = Path(folder)
-    if not folder.is_dir():
+    if marker is None or not (folder / marker).exists():
         return
-    try:
-        if marker:
-            (folder / marker).unlink(missing_ok=True)
-        for p in folder.iterdir():
-            if p.is_file() and (p.suffix.lower() in IMAGE_EXTS or p.name.endswith(".part")):
-                p.unlink()
-    except OSError as exc:
-        raise SinkError(f"cannot clear earlier outputs in {folder}: {exc.strerror or exc}") from None
+    with OutputFolder(folder, role="batch", replace=False) as out:
+        out.remove(marker)
+
+
+def write_owned_json(folder, name: str, obj, role: str = "batch") -> Path:
+    """Write ``folder/name`` as JSON, recorded in the folder's manifest under ``role`` (a
+    batch's completion markers and ``scores.json``); refuses to overwrite a file that is not
+    classicseg's."""
+    from classicseg.io.outputs import OutputFolder
+
+    with OutputFolder(folder, role=role, replace=False) as out:
+        path = out.claim(name)
+        write_json(path, obj)
+    return path

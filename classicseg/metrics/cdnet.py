@@ -250,17 +250,30 @@ def read_label_image(path: Path) -> np.ndarray:
     official MATLAB comparator (``imread``) sees them, so SBI IBMtest2's stray index 1
     stays 1 (negative) even though its palette shows it white.
     """
+    from classicseg.io.limits import open_image
+
     try:
-        with Image.open(path) as im:
+        with open_image(path, f"ground truth {Path(path).name}", EvalError) as im:
             if im.mode in ("P", "L"):
                 a = np.asarray(im)
             elif im.mode == "1":
                 a = np.asarray(im, dtype=np.uint8) * 255
+            elif im.mode.startswith("I"):  # 16-bit: 8-bit codes scaled by 257, or stored as they are
+                a16 = np.asarray(im)
+                a = (a16 // 257 if not (a16 % 257).any() else np.clip(a16, 0, 255)).astype(np.uint8)
             else:
                 a = np.asarray(im.convert("L"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:
         raise EvalError(f"cannot read ground truth {path}: {exc}") from None
     return a
+
+
+def _gt_mode(path: Path) -> str:
+    try:
+        with Image.open(path) as im:
+            return im.mode
+    except Exception:  # noqa: BLE001 - reported when the file is read
+        return ""
 
 
 @dataclass
@@ -403,6 +416,10 @@ def load_gt_sequence(seq_dir) -> GroundTruthSequence:
                             f"{min(files)}..{max(files)} of {seq.name}")
     shape = read_label_image(files[numbers[0]]).shape
     warnings: list[str] = []
+    mode = _gt_mode(files[numbers[0]])
+    if mode.startswith("I") or mode == "F":
+        warnings.append(f"ground truth {files[numbers[0]].name} is {mode} (16-bit or float), not 8-bit: labels "
+                        f"are read as value / 257 when every value is a multiple of 257, else clipped at 255")
     roi = _load_roi(seq, shape, warnings)
     return GroundTruthSequence(name=seq.name, category=seq.resolve().parent.name, path=seq,
                                files=files, numbers=numbers, roi=roi, temporal_roi=temporal,
@@ -450,6 +467,9 @@ class SequenceResult:
 
 def read_prediction(path: Path) -> np.ndarray:
     """Read a binary prediction image (``IMREAD_UNCHANGED``; first channel of colour)."""
+    from classicseg.io.images import check_image_header
+
+    check_image_header(path, "prediction", EvalError)
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise EvalError(f"cannot read prediction {path}")

@@ -32,6 +32,7 @@ Higher Order Metric for Evaluating Multi-object Tracking", IJCV 129, 2021.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,10 @@ class Track:
     n_rows: int
 
 
+#: Largest frame number or track id read from a MOT file (a year of 30 frames/s is 1e9).
+_MAX_FRAME = 10**10
+
+
 def read_mot(path, what: str = "tracks", ignore_zero_flag: bool = False) -> Track:
     """Read a MOTChallenge CSV (``frame, id, left, top, width, height, conf/flag, ...``).
 
@@ -64,28 +69,40 @@ def read_mot(path, what: str = "tracks", ignore_zero_flag: bool = False) -> Trac
         raise EvalError(f"{what} file not found: {path}")
     rows: dict[int, list] = {}
     n = 0
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.replace(" ", "").split(",")
-            try:
-                if len(parts) < 6:
-                    raise ValueError(f"{len(parts)} fields")
-                frame, tid = int(float(parts[0])), int(float(parts[1]))
-                box = [float(v) for v in parts[2:6]]
-                flag = float(parts[6]) if len(parts) > 6 else 1.0
-            except ValueError as exc:
-                raise EvalError(f"{path.name} line {lineno}: malformed MOT row ({exc}): {line[:60]!r}") from None
-            if frame < 1:
-                raise EvalError(f"{path.name} line {lineno}: frame numbers are 1-based, got {frame}")
-            if box[2] < 0 or box[3] < 0:
-                raise EvalError(f"{path.name} line {lineno}: negative box size {box[2]:g}x{box[3]:g}")
-            if ignore_zero_flag and flag == 0:
-                continue
-            rows.setdefault(frame, []).append((tid, box))
-            n += 1
+    lineno = 0
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                line = line.strip()
+                if not line:
+                    continue
+                parts = line.replace(" ", "").split(",")
+                try:
+                    if len(parts) < 6:
+                        raise ValueError(f"{len(parts)} fields")
+                    frame, tid = int(float(parts[0])), int(float(parts[1]))
+                    box = [float(v) for v in parts[2:6]]
+                    flag = float(parts[6]) if len(parts) > 6 else 1.0
+                except (ValueError, OverflowError) as exc:  # OverflowError: int(inf) from '1e400'
+                    raise EvalError(f"{path.name} line {lineno}: malformed MOT row ({exc}): {line[:60]!r}") from None
+                if not all(math.isfinite(v) for v in box):
+                    raise EvalError(f"{path.name} line {lineno}: box values must be finite numbers, got "
+                                    f"{', '.join(parts[2:6])[:60]}")
+                if frame < 1 or frame > _MAX_FRAME:
+                    raise EvalError(f"{path.name} line {lineno}: frame numbers are 1-based (up to {_MAX_FRAME}), "
+                                    f"got {frame}")
+                if abs(tid) > _MAX_FRAME:
+                    raise EvalError(f"{path.name} line {lineno}: track id {tid} is out of range")
+                if box[2] < 0 or box[3] < 0:
+                    raise EvalError(f"{path.name} line {lineno}: negative box size {box[2]:g}x{box[3]:g}")
+                if ignore_zero_flag and flag == 0:
+                    continue
+                rows.setdefault(frame, []).append((tid, box))
+                n += 1
+    except UnicodeDecodeError:
+        raise EvalError(f"{path.name} line {lineno + 1}: not UTF-8 text (a binary file?)") from None
+    except OSError as exc:
+        raise EvalError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
     frames = {}
     for fr, items in rows.items():
         ids = np.array([t for t, _ in items], dtype=np.int64)

@@ -15,10 +15,10 @@ from classicseg.types import Sample
 
 
 class Zone(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = Field(description="zone name, used in the events")
-    polygon: list[tuple[float, float]] = Field(description="[[x, y], ...] in pixels, inside the frame")
+    name: str = Field(max_length=200, description="zone name, used in the events")
+    polygon: list[tuple[float, float]] = Field(max_length=10_000, description="[[x, y], ...] in pixels, inside the frame")
 
     @field_validator("polygon")
     @classmethod
@@ -29,9 +29,9 @@ class Zone(BaseModel):
 
 
 class ZoneParams(Params):
-    zones: list[Zone] = Field(min_length=1, description="named polygons")
-    dwell_frames: int = Field(250, ge=1, description="frames an object may stay in a zone before 'dwell' fires")
-    still_px: float = Field(3.0, ge=0, description="per-frame centre motion under which an object counts as still")
+    zones: list[Zone] = Field(min_length=1, max_length=1000, description="named polygons")
+    dwell_frames: int = Field(250, ge=1, le=10**9, description="frames an object may stay in a zone before 'dwell' fires")
+    still_px: float = Field(3.0, ge=0, le=10_000, description="per-frame centre motion under which an object counts as still")
 
 
 @register

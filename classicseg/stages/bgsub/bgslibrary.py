@@ -209,7 +209,7 @@ class BGSLibraryParams(Params):
 
     algorithm: str = Field("SuBSENSE", description="the pybgs algorithm (see `classicseg stages bgsub.bgslibrary`); "
                            "its own parameters go beside it under their BGSLibrary names")
-    seed: int = Field(0, ge=0, description="seed of rand() and OpenCV's RNG before the first frame (runs repeat)")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of rand() and OpenCV's RNG before the first frame (runs repeat)")
 
     @field_validator("algorithm")
     @classmethod

@@ -88,8 +88,16 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
               help="Match prior files to frames by the number in their names, or by sorted order.")
 @click.option("--prior-weight", type=click.FloatRange(0, 10), default=1.0, show_default=True,
               help="Weight of the prior's log-odds where it is fused into the vos probability.")
-@click.option("--events", is_flag=True, help="Write events.jsonl even when no events stage is configured.")
-@click.option("--snapshots", is_flag=True, help="Save an overlay image per event under OUTPUT/snapshots/.")
+@click.option("--events", is_flag=True,
+              help="Write OUTPUT/events.jsonl (a pipeline without an events stage gets events.motion).")
+@click.option("--snapshots", is_flag=True, help="Save a picture of each event's peak frame under OUTPUT/snapshots/.")
+@click.option("--clips", is_flag=True, help="Record each event as an H.264 clip under OUTPUT/clips/.")
+@click.option("--events-only", is_flag=True,
+              help="Record only around events: events.jsonl, snapshots and clips, no per-frame masks.")
+@click.option("--pre-capture", type=click.FloatRange(0, 60), default=2.0, show_default=True,
+              help="Seconds of video before each event in its clip.")
+@click.option("--post-capture", type=click.FloatRange(0, 600), default=3.0, show_default=True,
+              help="Seconds of video after each event in its clip.")
 @click.option("--threads", type=click.IntRange(0, 256), default=None, help="OpenCV threads (default: OpenCV's choice).")
 @click.option("--max-bad-frames", type=click.IntRange(1), default=None, help="Undecodable frames in a row before giving up.")
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Stop after this many frames.")
@@ -98,14 +106,21 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Where stages run (default: the config's `backend`, else cpu); cuda needs OpenCV built with CUDA.")
 def run(preset, config_file, sets, input_, output, overlay, init_mask, keyframes, merge, prior, prior_match,
-        prior_weight, events, snapshots, threads, max_bad_frames, max_frames, progress, as_json, backend):
+        prior_weight, events, snapshots, clips, events_only, pre_capture, post_capture, threads, max_bad_frames,
+        max_frames, progress, as_json, backend):
     """Run a pipeline on a video, image folder, camera or stream and write masks."""
     from classicseg import session
 
+    if (events or snapshots or clips or events_only) and not output:
+        raise click.UsageError("--events, --snapshots, --clips and --events-only write into --output DIR")
+    if events_only:
+        events = snapshots = clips = True
     _threads(threads)
     req = session.Request(
         input=input_, preset=preset, config=config_file, sets=tuple(sets), backend=backend, output=output,
-        overlay=overlay, events=events, snapshots=snapshots, init_mask=init_mask, keyframes=keyframes, merge=merge,
+        overlay=overlay, masks=not events_only, events=events or snapshots or clips, snapshots=snapshots,
+        clips=clips, pre_capture=pre_capture, post_capture=post_capture, init_mask=init_mask, keyframes=keyframes,
+        merge=merge,
         prior=prior, prior_match=prior_match, prior_weight=prior_weight, max_frames=max_frames,
         max_bad_frames=max_bad_frames,
         progress=(lambda total, name: _progress(total, name, progress and not as_json)))
@@ -115,7 +130,9 @@ def run(preset, config_file, sets, input_, output, overlay, init_mask, keyframes
         return
     s = result.summary
     _print_summary(result.name, result.stats,
-                   Path(output) if output else None, result.masks_written if output else None)
+                   Path(output) if output and not events_only else None, result.masks_written if output else None)
+    if "events" in result.outputs:
+        click.echo(f"events: {result.outputs['events']} ({result.summary.get('events', 0)} lines)")
     if s["skipped_frames"]:
         click.echo(f"skipped {s['skipped_frames']} undecodable frames")
     if s["dropped_frames"] or s["reconnects"]:

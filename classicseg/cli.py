@@ -501,6 +501,36 @@ def batch_command(preset, config_file, sets, input_, output, workers, threads, s
                          f"(first: {first.sequence.rel or first.sequence.name}: {first.error})")
 
 
+# -- watch ---------------------------------------------------------------------------
+@cli.command("watch")
+@click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False), help="The service's watch.yaml.")
+@click.option("--check", "check_file", type=click.Path(dir_okay=False),
+              help="Validate a watch.yaml (every problem at once) and exit.")
+@click.pass_context
+def watch_command(ctx, config_file, check_file):
+    """Watch fixed cameras: events in a database, clips, snapshots, hooks, a live page and a JSON API."""
+    try:
+        from classicseg.watch import config as wconfig
+    except ImportError as exc:
+        raise ClassicsegError(f"classicseg watch needs its extra: pip install 'classicseg[watch]' ({exc})") from None
+    if check_file:
+        cfg = wconfig.check(check_file)
+        cams = cfg.enabled()
+        click.echo(f"{check_file}: ok ({len(cams)} camera(s): {', '.join(cams)}; storage {cfg.storage}; "
+                   f"database {wconfig.redact(cfg.database)}; http {cfg.http})")
+        return
+    if not config_file:
+        raise click.UsageError("give --config watch.yaml (or --check watch.yaml)")
+    from classicseg.watch.service import serve
+
+    cfg = wconfig.check(config_file)
+    if log.level > logging.INFO:  # a service says what it does unless told to be quiet
+        log.setLevel(logging.INFO)
+    serve(cfg, log.level, ready=lambda url: click.echo(
+        f"classicseg watch: {len(cfg.enabled())} camera(s), storage {cfg.storage}"
+        + (f", live page {url}" if url else ", http off"), err=True))
+
+
 # -- error boundary ----------------------------------------------------------------
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -106,6 +106,9 @@ class Request:
     stop : threading.Event, optional
         Set from another thread to end the run at the next frame (also while the source is
         waiting for one); the run then ends as if the input had ended.
+    on_source : callable, optional
+        Called with the opened :class:`~classicseg.io.sources.Source` before the first frame
+        (a front end that reports its frame rate, dropped frames and reconnects).
     """
 
     input: Any
@@ -137,6 +140,7 @@ class Request:
     sinks: tuple = ()
     on_sample: Callable | None = None
     stop: Any = None
+    on_source: Callable | None = None
 
 
 @dataclass
@@ -335,6 +339,8 @@ def run(req: Request | Prepared) -> Result:
     bar = None
     sinks: list = []
     try:
+        if req.on_source is not None:
+            req.on_source(source)
         sinks, outputs, mask_sink = _sinks(prep, source)
         if not sinks:
             log.warning("no output or overlay: masks are computed but not written")

@@ -158,8 +158,8 @@ class ClipRecorder:
             return self.current
         if self.paused:
             return None
-        ensure_writable_dir(self.folder)
         self.current = self.folder / f"{stem}.mp4"
+        ensure_writable_dir(self.current.parent)
         self.writer = ClipWriter(self.current, self.fps, self.on_done)
         self.pending = [w for w in self.pending if w.thread.is_alive()] + [self.writer]
         for frame, t in self.ring:

@@ -81,6 +81,11 @@ class WatchConfig(BaseModel):
     restart_delay_max: float = Field(60.0, gt=0, le=3600, description="longest wait between restarts")
     cameras: dict[str, CameraConfig] = Field(min_length=1, description="camera name: its settings")
 
+    @field_validator("http", mode="before")
+    @classmethod
+    def _off(cls, v):
+        return "off" if v is False or v is None else v  # YAML reads a bare off as false
+
     def enabled(self) -> dict[str, CameraConfig]:
         return {n: c for n, c in self.cameras.items() if c.enabled}
 
@@ -211,6 +216,7 @@ def _parse(path) -> tuple[WatchConfig | None, list[str]]:
                     cam["pipeline"] = str(base / Path(cam["pipeline"]).expanduser())
             fixed[str(name)] = cam
         raw["cameras"] = fixed
+    cfg = None
     try:
         cfg = WatchConfig(**raw)
     except ValidationError as exc:
@@ -224,17 +230,29 @@ def _parse(path) -> tuple[WatchConfig | None, list[str]]:
                 errors.append(f"{where + ': ' if where else ''}unknown key {str(loc[-1])!r}{nearest(str(loc[-1]), fields)}")
             else:
                 errors.append(_describe(e, fields)[1])
-        return None, errors
     except TypeError as exc:
         return None, errors + [f"{path}: {exc}"]
-    msg = _check_database(cfg.database)
+    # the checks across keys, also for the parts that validated when others did not
+    db = raw.get("database", "sqlite")
+    msg = _check_database(db) if isinstance(db, str) else None
     if msg:
         errors.append(msg)
-    try:
-        parse_http(cfg.http)
-    except ValueError as exc:
-        errors.append(str(exc))
-    for name, cam in cfg.cameras.items():
+    http = raw.get("http", "127.0.0.1:8090")
+    if isinstance(http, (str, int)) and http is not False:
+        try:
+            parse_http(str(http))
+        except ValueError as exc:
+            errors.append(str(exc))
+    cameras = cfg.cameras if cfg is not None else {}
+    if cfg is None and isinstance(cams, dict):
+        for name, cam in raw["cameras"].items():
+            try:
+                cameras[name] = CameraConfig(**cam) if isinstance(cam, dict) else None
+            except (ValidationError, TypeError):
+                pass
+    for name, cam in cameras.items():
+        if cam is None:
+            continue
         where = f"cameras.{name}"
         if cam.preset and cam.pipeline:
             errors.append(f"{where}: give preset or pipeline, not both")
@@ -248,6 +266,8 @@ def _parse(path) -> tuple[WatchConfig | None, list[str]]:
             errors.append(f"{where}: input not found: {cam.input}")
         if cam.pipeline and not Path(cam.pipeline).is_file():
             errors.append(f"{where}: pipeline file not found: {cam.pipeline}")
+    if cfg is None:
+        return None, errors
     if not cfg.enabled():
         errors.append("cameras: every camera is disabled")
     return cfg, errors

@@ -232,7 +232,7 @@ def _first_line(exc: BaseException) -> str:
 def _safe(url: str) -> str:
     from classicseg.watch.config import redact
 
-    return redact(url)
+    return redact(url).replace("postgresql+psycopg://", "postgresql://")
 
 
 class Writer:

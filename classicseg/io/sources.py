@@ -149,9 +149,9 @@ class Source:
     def __iter__(self) -> Iterator[Sample]:
         it = self._samples()
         if self.live:
-            reader = _prefetched(it, 1, on_drop=self._dropped, stop=self.stop)
+            reader = _prefetched(it, 1, on_drop=self._dropped, until=self.stop)
         elif self.prefetch > 0 or self.stop is not None:
-            reader = _prefetched(it, max(self.prefetch, 1), stop=self.stop)
+            reader = _prefetched(it, max(self.prefetch, 1), until=self.stop)
         else:
             return it
         self._readers = [r for r in self._readers if r.gi_frame is not None] + [reader]
@@ -214,13 +214,13 @@ def _chain_first(first, rest: Iterator) -> Iterator:
 
 
 def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = None,
-                stop: threading.Event | None = None) -> Iterator:
+                until: threading.Event | None = None) -> Iterator:
     """Run ``it`` in a reader thread, ``depth`` items ahead (decoding releases the GIL).
 
     With ``on_drop`` the queue keeps only the newest items: when the consumer falls
     behind, the oldest waiting item is discarded and ``on_drop()`` is called (live
-    work on a camera or stream, where the latest frame matters most). With ``stop``, the
-    iteration ends once the event is set, also while waiting for a frame that does not come.
+    work on a camera or stream, where the latest frame matters most). With ``until``, the
+    iteration ends once that event is set, also while waiting for a frame that does not come.
     """
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
@@ -253,16 +253,16 @@ def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = N
     t.start()
     try:
         while True:
-            if stop is None:
+            if until is None:
                 item = q.get()
             else:
                 try:
                     item = q.get(timeout=0.2)
                 except queue.Empty:
-                    if stop.is_set():
+                    if until.is_set():
                         return
                     continue
-                if stop.is_set():
+                if until.is_set():
                     return
             if item is done:
                 return

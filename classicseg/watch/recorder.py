@@ -167,6 +167,8 @@ class Recorder(Sink):
         self._next_disk_check = 0.0
         self._next_touch = 0.0
         self.last_wall: float | None = None
+        self.source = None
+        self._seen = (0, 0)  # the source's reconnects and dropped frames at the last frame
         self.gap_s = max(2.0, 10.0 / self.fps)
         self.events = 0
         self.clips_done = 0
@@ -180,6 +182,11 @@ class Recorder(Sink):
         if db is not None and (cam.max_storage_gb or cam.max_age_days):
             self._retention = threading.Thread(target=self._retention_loop, name="retention", daemon=True)
             self._retention.start()
+
+    def set_source(self, source) -> None:
+        """The opened source (before the first frame): its frame rate, reconnects and drops."""
+        self.source = source
+        self.set_fps(source.fps)
 
     def set_fps(self, fps: float | None) -> None:
         """The source's frame rate, once it is open (before the first frame)."""
@@ -291,9 +298,13 @@ class Recorder(Sink):
     def write(self, sample: Sample) -> None:
         self.sample = sample
         wall = sample.wall if sample.wall is not None else time.time()
-        if self.last_wall is not None and wall - self.last_wall > self.gap_s:
+        seen = (getattr(self.source, "reconnects", 0), getattr(self.source, "dropped", 0))
+        if self.last_wall is not None and (seen[0] > self._seen[0] or (
+                wall - self.last_wall > self.gap_s and seen[1] == self._seen[1])):
+            # the stream was reopened, or no frame came (frames dropped while the pipeline was
+            # busy are no gap in the stream)
             self._gap(self.last_wall, wall)
-        self.last_wall = wall
+        self.last_wall, self._seen = wall, seen
         now = time.monotonic()
         if self._disk_error is not None or now >= self._next_disk_check:
             self._next_disk_check = now + self.disk_check_s

@@ -36,15 +36,20 @@ __all__ = ["make_server", "event_json"]
 BOUNDARY = b"classicsegframe"
 
 
-def event_json(row: dict) -> dict:
-    """A database row as the API shows it (times in ISO 8601, files as URLs)."""
+def event_json(row: dict, storage: Path | None = None) -> dict:
+    """A database row as the API shows it (times in ISO 8601, files as URLs). A clip still
+    being recorded (not yet in place under ``storage``) shows as ``clip: null`` with
+    ``recording: true``."""
+    clip = row.get("clip")
+    recording = bool(clip and storage is not None and not (storage / clip).is_file())
     out = {"id": row["id"], "camera": row["camera"], "kind": row["kind"], "zone": row.get("zone"),
            "start": iso_time(row.get("start")), "end": iso_time(row.get("end")),
            "stream_start": row.get("stream_start"), "stream_end": row.get("stream_end"),
            "start_frame": row.get("start_frame"), "end_frame": row.get("end_frame"),
            "peak_share": row.get("peak_share"), "track_ids": row.get("track_ids") or [], "status": row.get("status"),
            "snapshot": f"/media/{row['snapshot']}" if row.get("snapshot") else None,
-           "clip": f"/media/{row['clip']}" if row.get("clip") else None, "detail": row.get("detail") or {}}
+           "clip": f"/media/{clip}" if clip and not recording else None, "recording": recording,
+           "detail": row.get("detail") or {}}
     return out
 
 
@@ -111,7 +116,7 @@ class Events(_Base):
             raise tornado.web.HTTPError(400, reason="limit and before are integers") from None
         rows = await self.db(self.ctx.db.query, camera, _since(self.get_argument("since", None)),
                              self.get_argument("kind", None) or None, limit, before)
-        self.json([event_json(r) for r in rows])
+        self.json([event_json(r, self.ctx.storage) for r in rows])
 
 
 class Event(_Base):
@@ -119,7 +124,7 @@ class Event(_Base):
         row = await self.db(self.ctx.db.get, int(event_id))
         if row is None:
             raise tornado.web.HTTPError(404, reason=f"no event {event_id}")
-        self.json(event_json(row))
+        self.json(event_json(row, self.ctx.storage))
 
 
 class Snapshot(_Base):

@@ -103,7 +103,7 @@ def _run(name: str, cfg, send, viewers, stop: threading.Event) -> int:
 
     def on_source(src) -> None:
         source_box.append(src)
-        recorder.set_fps(src.fps)
+        recorder.set_source(src)
 
     def status() -> dict:
         src = source_box[0] if source_box else None

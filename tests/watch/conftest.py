@@ -44,9 +44,9 @@ def free_port() -> int:
 
 
 def camera_yaml(name, video, **extra) -> str:
-    lines = [f"  {name}:", f"    input: {video}", "    preset: surveillance-fast", "    warmup: 0.3",
-             "    event_gap: 0.5", "    pre_capture: 0.5", "    post_capture: 0.5"]
-    lines += [f"    {k}: {json.dumps(v)}" for k, v in extra.items()]
+    keys = {"input": str(video), "preset": "surveillance-fast", "warmup": 0.3, "event_gap": 0.5, "pre_capture": 0.5,
+            "post_capture": 0.5, **extra}
+    lines = [f"  {name}:"] + [f"    {k}: {json.dumps(v)}" for k, v in keys.items()]
     return "\n".join(lines) + "\n"
 
 

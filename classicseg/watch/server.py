@@ -149,6 +149,7 @@ class Stream(_Base):
         self.ctx.clients += 1
         try:
             seq = -1
+            self.write(b"--" + BOUNDARY + b"\r\n")
             while not self.ctx.closing:
                 if cs.seq == seq or cs.jpeg is None:
                     waiter = self.ctx.waiter(cs.name)
@@ -159,8 +160,9 @@ class Stream(_Base):
                 jpeg, seq = cs.jpeg, cs.seq
                 if jpeg is None:
                     continue
-                self.write(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                           + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                # each picture ends with the next boundary: a browser shows a part once it sees its end
+                self.write(b"Content-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n"
+                           + jpeg + b"\r\n--" + BOUNDARY + b"\r\n")
                 await self.flush()
         except tornado.iostream.StreamClosedError:
             pass

@@ -84,7 +84,7 @@ def watch_clients(url: str, stop: threading.Event) -> None:
             while not stop.is_set():
                 if not r.read1(65536):
                     return
-    except OSError:
+    except Exception:  # noqa: BLE001 - the service stopping ends the stream
         pass
 
 

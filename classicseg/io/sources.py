@@ -29,7 +29,8 @@ from classicseg.types import Sample
 log = logging.getLogger("classicseg")
 
 _TRAILING_INT = re.compile(r"(\d+)$")
-_CAPTURE_ONLY = ("open_timeout_ms", "read_timeout_ms", "reconnect", "reconnect_delay_s", "give_up_after_s")
+_CAPTURE_ONLY = ("open_timeout_ms", "read_timeout_ms", "reconnect", "reconnect_delay_s", "give_up_after_s",
+                 "realtime", "loop")
 _STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 

@@ -48,6 +48,8 @@ class SourceOptions(BaseModel):
     open_timeout_ms: int = Field(10000, ge=100, description="camera/stream open timeout")
     read_timeout_ms: int = Field(10000, ge=100, description="camera/stream read timeout")
     live: bool = Field(False, description="camera/stream: keep only the newest frame when processing lags (counts drops)")
+    live_buffer: int = Field(1, ge=1, le=256, description="live: frames that may wait before the oldest is dropped "
+                                                          "(absorbs jitter at the cost of latency)")
     reconnect: bool = Field(True, description="camera/stream: reopen after a failed read or a stall")
     reconnect_delay_s: float = Field(1.0, gt=0, le=60, description="first wait before reopening (doubles up to 30 s)")
     give_up_after_s: float | None = Field(None, gt=0, description="stop when no frame came for this long (null = never)")

@@ -58,6 +58,8 @@ class Source:
     prefetch: int = 8
     #: live mode: keep only the newest frame when processing falls behind
     live: bool = False
+    #: live mode: frames that may wait before the oldest is dropped
+    live_buffer: int = 1
     #: the latest warnings (bounded: a source may run for days)
     warnings: deque = field(default_factory=lambda: deque(maxlen=100))
     #: frames skipped because they could not be decoded
@@ -150,7 +152,7 @@ class Source:
     def __iter__(self) -> Iterator[Sample]:
         it = self._samples()
         if self.live:
-            reader = _prefetched(it, 1, on_drop=self._dropped, until=self.stop)
+            reader = _prefetched(it, self.live_buffer, on_drop=self._dropped, until=self.stop)
         elif self.prefetch > 0 or self.stop is not None:
             reader = _prefetched(it, max(self.prefetch, 1), until=self.stop)
         else:

@@ -285,7 +285,10 @@ def camera_spec(cam: CameraConfig) -> PipelineSpec:
     spec = with_events(spec, zones, dwell_frames=cam.dwell_frames, threshold=cam.threshold,
                        min_frames=cam.min_frames, event_gap=cam.event_gap, trigger=cam.trigger, warmup=cam.warmup)
     video = not (_is_camera_index(cam.input) or is_stream(cam.input))
-    source = spec.source.model_copy(update={"live": True, "realtime": video, "loop": cam.loop and video})
+    # live: a pipeline that falls behind drops frames (counted) rather than lagging; up to 5 frames
+    # (half a second at 10 frames/s) may wait, so a slow frame now and then costs no frame
+    source = spec.source.model_copy(update={"live": True, "live_buffer": max(spec.source.live_buffer, 5),
+                                            "realtime": video, "loop": cam.loop and video})
     return replace(spec, source=source)
 
 

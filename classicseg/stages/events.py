@@ -137,9 +137,11 @@ class MotionParams(Params):
 
 @register
 class MotionEvents(Stage):
-    """Motion events with a start and an end: ``start`` once foreground (or a tracked object)
-    passes ``threshold`` for ``min_frames`` frames, ``end`` after ``event_gap`` seconds without
-    it, per frame and per zone (the classic motion-daemon event, on a better mask).
+    """Motion events with a start and an end, from foreground or tracked objects, per frame and per zone.
+
+    ``start`` once foreground (or a tracked object) passes ``threshold`` for ``min_frames``
+    frames, ``end`` after ``event_gap`` seconds without it (the classic motion-daemon event, on
+    a better mask).
 
     The ``end`` event carries the event's span (``start_frame``/``start_time``, ``end_frame``/
     ``end_time``), ``peak_share`` and ``peak_frame`` and every track id seen; while an event

@@ -12,7 +12,7 @@ minus with it off (``pre_capture``/``post_capture`` 0 and no events), the web se
 is the supervisor's CPU while ``--clients`` MJPEG clients watch every camera.
 
     nice -n 10 python samples/bench_watch.py --preset surveillance-fast --max-cameras 6
-    nice -n 10 python samples/bench_watch.py --memory 1000000      # frames at full speed, in-process
+    nice -n 10 python samples/bench_watch.py --memory 1000000 --size 320x240   # frames at full speed
 
 Run it niced on a shared machine; it prints a table and writes JSON with --json.
 """
@@ -35,14 +35,14 @@ REPO = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def make_video(path: Path, seconds: float = 20, fps: float = 10, seed: int = 0) -> Path:
+def make_video(path: Path, seconds: float = 20, fps: float = 10, seed: int = 0, size=(640, 480)) -> Path:
     import cv2
 
     from classicseg.synth import make_scene
 
     n = int(seconds * fps)
-    scene = make_scene(n_frames=n, width=640, height=480, fps=fps, seed=seed, n_objects=6, warmup=10)
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 480))
+    scene = make_scene(n_frames=n, width=size[0], height=size[1], fps=fps, seed=seed, n_objects=6, warmup=10)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     for frame, _ in scene.frames():
         w.write(frame)
     w.release()
@@ -184,7 +184,7 @@ def memory_run(video: Path, preset: str, frames: int) -> dict:
     t0 = time.time()
 
     def on_sample(s):
-        if s.index % 2000 == 0:
+        if s.index % 10000 == 0 or s.index == 2000:
             marks.append((s.index, round(rss_mb(os.getpid()), 1), round(time.time() - t0, 1)))
             print(f"  frame {s.index}: rss {marks[-1][1]} MB, {marks[-1][2]} s", file=sys.stderr, flush=True)
 
@@ -207,16 +207,18 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=1, help="MJPEG clients per camera")
     ap.add_argument("--cpu-split", action="store_true", help="also run 1 camera without recording / clients")
     ap.add_argument("--memory", type=int, default=0, help="frames of a looped in-process run (memory growth)")
+    ap.add_argument("--size", default="640x480", help="frame size of the generated videos, WxH")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-watch-videos-"))
     results = {"preset": a.preset, "runs": []}
+    size = tuple(int(v) for v in a.size.lower().split("x"))
     if a.memory:
-        video = make_video(work / "v0.mp4", seconds=30, fps=10, seed=0)
+        video = make_video(work / "v0.mp4", seconds=30, fps=10, seed=0, size=size)
         results["memory"] = memory_run(video, a.preset, a.memory)
         print(json.dumps(results["memory"], indent=1))
     else:
-        videos = [make_video(work / f"v{i}.mp4", seed=i) for i in range(a.max_cameras)]
+        videos = [make_video(work / f"v{i}.mp4", seed=i, size=size) for i in range(a.max_cameras)]
         if a.cpu_split:
             for record, clients in ((False, 0), (True, 0), (True, a.clients)):
                 r = run_service(videos[:1], a.preset, a.seconds, record, clients, a.warm)

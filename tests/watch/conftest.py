@@ -13,9 +13,6 @@ from pathlib import Path
 import cv2
 import pytest
 
-pytest.importorskip("sqlalchemy", reason="classicseg[watch] is not installed")
-pytest.importorskip("tornado", reason="classicseg[watch] is not installed")
-
 REPO = Path(__file__).resolve().parents[2]
 
 

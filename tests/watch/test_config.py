@@ -2,6 +2,9 @@ import socket
 
 import pytest
 
+pytest.importorskip("sqlalchemy", reason="classicseg[watch] is not installed")
+pytest.importorskip("tornado", reason="classicseg[watch] is not installed")
+
 from classicseg.cli import main
 from classicseg.errors import ConfigError
 from classicseg.watch import config as wconfig

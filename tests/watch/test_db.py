@@ -9,6 +9,9 @@ import tempfile
 import time
 
 import pytest
+
+pytest.importorskip("sqlalchemy", reason="classicseg[watch] is not installed")
+pytest.importorskip("tornado", reason="classicseg[watch] is not installed")
 from sqlalchemy import text
 
 from classicseg.watch.db import SCHEMA_VERSION, Database, Writer

@@ -11,6 +11,9 @@ from pathlib import Path
 import av
 import pytest
 
+pytest.importorskip("sqlalchemy", reason="classicseg[watch] is not installed")
+pytest.importorskip("tornado", reason="classicseg[watch] is not installed")
+
 from classicseg import session
 from classicseg.config import zones_of
 from classicseg.watch.config import CameraConfig, camera_spec

@@ -15,6 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
+pytest.importorskip("sqlalchemy", reason="classicseg[watch] is not installed")
+pytest.importorskip("tornado", reason="classicseg[watch] is not installed")
+
 from tests.watch.conftest import Service, camera_yaml, events_db, free_port, make_video, write_config
 
 

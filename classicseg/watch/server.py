@@ -157,12 +157,15 @@ class Stream(_Base):
                         await asyncio.wait_for(waiter.wait(), 5.0)
                     except asyncio.TimeoutError:
                         pass  # send the same picture again: a client that left is noticed
+                first = seq == -1
                 jpeg, seq = cs.jpeg, cs.seq
                 if jpeg is None:
                     continue
-                # each picture ends with the next boundary: a browser shows a part once it sees its end
-                self.write(b"Content-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n"
-                           + jpeg + b"\r\n--" + BOUNDARY + b"\r\n")
+                # each picture ends with the next boundary: a browser shows a part once it sees its
+                # end (the first one is sent twice, so a camera that sends no more still shows)
+                part = (b"Content-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n"
+                        + jpeg + b"\r\n--" + BOUNDARY + b"\r\n")
+                self.write(part + part if first else part)
                 await self.flush()
         except tornado.iostream.StreamClosedError:
             pass

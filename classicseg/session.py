@@ -291,8 +291,7 @@ def _open(req: Request, spec: PipelineSpec):
     src = as_samples(req.input)
     if not isinstance(src, Source):
         raise SourceError("input: give a path, a camera index, a stream URL, or frames as uint8 arrays")
-    if isinstance(src, Source):
-        src.stop = req.stop
+    src.stop = req.stop
     return src
 
 

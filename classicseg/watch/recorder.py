@@ -110,11 +110,12 @@ def enforce_retention(db, storage: Path, camera: str, max_bytes: float | None, m
             size -= freed if freed else 1
             if not freed:
                 size = folder_bytes(*folders)
+    today = _day(now)
     for folder in (storage / "clips" / camera, storage / "snapshots" / camera):
-        if folder.is_dir():  # empty day folders
+        if folder.is_dir():  # empty day folders of past days (today's is being written into)
             for d in folder.iterdir():
                 try:
-                    if d.is_dir() and not any(d.iterdir()):
+                    if d.is_dir() and d.name < today and not any(d.iterdir()):
                         d.rmdir()
                 except OSError:
                     pass

@@ -9,7 +9,6 @@ Files live under the storage folder as ``clips/<camera>/<date>/...mp4`` and
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
@@ -24,11 +23,12 @@ from classicseg.io.clips import ClipRecorder, is_disk_full
 from classicseg.io.events import EventRecord, EventTracker, iso_time
 from classicseg.io.images import write_image
 from classicseg.io.sinks import Sink, overlay, snapshot_image
+from classicseg.io.storage import file_size, folder_bytes, remove_empty_dirs, remove_files
 from classicseg.types import Sample
 
 log = logging.getLogger("classicseg")
 
-__all__ = ["Recorder", "LiveSink", "enforce_retention", "remove_partial_files", "folder_bytes"]
+__all__ = ["Recorder", "LiveSink", "enforce_retention"]
 
 
 def _day(wall: float) -> str:
@@ -38,32 +38,6 @@ def _day(wall: float) -> str:
 def _clock(wall: float) -> str:
     d = datetime.fromtimestamp(wall)
     return d.strftime("%H%M%S") + f".{int(d.microsecond / 1000):03d}"
-
-
-def remove_partial_files(folder: Path) -> int:
-    """Delete the ``.part`` files a killed process left under ``folder``; returns how many."""
-    n = 0
-    if folder.is_dir():
-        for p in folder.rglob(".*.part*"):
-            try:
-                p.unlink()
-                n += 1
-            except OSError:
-                pass
-    return n
-
-
-def folder_bytes(*folders: Path) -> int:
-    total = 0
-    for folder in folders:
-        if folder.is_dir():
-            for root, _, files in os.walk(folder):
-                for f in files:
-                    try:
-                        total += os.stat(os.path.join(root, f)).st_size
-                    except OSError:
-                        pass
-    return total
 
 
 def enforce_retention(db, storage: Path, camera: str, max_bytes: float | None, max_age_s: float | None,
@@ -76,13 +50,7 @@ def enforce_retention(db, storage: Path, camera: str, max_bytes: float | None, m
 
     def drop(rows: list[dict]) -> None:
         nonlocal deleted
-        for r in rows:
-            for k in ("clip", "snapshot"):
-                if r.get(k):
-                    try:
-                        (storage / r[k]).unlink()
-                    except FileNotFoundError:
-                        pass
+        remove_files(storage / r[k] for r in rows for k in ("clip", "snapshot") if r.get(k))
         db.delete([r["id"] for r in rows])
         deleted += len(rows)
 
@@ -105,28 +73,15 @@ def enforce_retention(db, storage: Path, camera: str, max_bytes: float | None, m
             if first_clip:  # every row sharing that clip, also beyond this page
                 batch += [r for r in db.files(camera, limit=100_000) if r.get("clip") == first_clip
                           and r["id"] not in {b["id"] for b in batch}]
-            freed = sum(_size(storage / r[k]) for r in batch for k in ("clip", "snapshot") if r.get(k))
+            freed = sum(file_size(storage / r[k]) for r in batch for k in ("clip", "snapshot") if r.get(k))
             drop(batch)
             size -= freed if freed else 1
             if not freed:
                 size = folder_bytes(*folders)
-    today = _day(now)
     for folder in (storage / "clips" / camera, storage / "snapshots" / camera):
-        if folder.is_dir():  # empty day folders of past days (today's is being written into)
-            for d in folder.iterdir():
-                try:
-                    if d.is_dir() and d.name < today and not any(d.iterdir()):
-                        d.rmdir()
-                except OSError:
-                    pass
+        # empty day folders of past days (today's is being written into)
+        remove_empty_dirs(folder, older_than_name=_day(now))
     return deleted
-
-
-def _size(p: Path) -> int:
-    try:
-        return p.stat().st_size
-    except OSError:
-        return 0
 
 
 class Recorder(Sink):

@@ -284,7 +284,7 @@ def preflight(cfg: WatchConfig) -> tuple[Database, socket.socket | None]:
 
 def recover(db: Database, storage: Path) -> None:
     """After a service that was killed: close the events it left open, remove partial clips."""
-    from classicseg.watch.recorder import remove_partial_files
+    from classicseg.io.storage import remove_partial_files
 
     n = db.close_open(None, "interrupted")
     if n:

@@ -67,7 +67,8 @@ def _run(name: str, cfg, send, viewers, stop: threading.Event) -> int:
     from classicseg.watch.config import camera_spec, database_url
     from classicseg.watch.db import Database, Writer
     from classicseg.watch.hooks import Hooks
-    from classicseg.watch.recorder import LiveSink, Recorder, remove_partial_files
+    from classicseg.io.storage import remove_partial_files
+    from classicseg.watch.recorder import LiveSink, Recorder
 
     cam = cfg.cameras[name]
     cv2.setNumThreads(cam.threads)

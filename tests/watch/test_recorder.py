@@ -16,10 +16,11 @@ pytest.importorskip("tornado", reason="classicseg[watch] is not installed")
 
 from classicseg import session
 from classicseg.config import zones_of
+from classicseg.io.storage import folder_bytes
 from classicseg.watch.config import CameraConfig, camera_spec
 from classicseg.watch.db import Database, Writer
 from classicseg.watch.hooks import Hooks, run_hook
-from classicseg.watch.recorder import Recorder, enforce_retention, folder_bytes
+from classicseg.watch.recorder import Recorder, enforce_retention
 
 
 def _record(tmp_path, video, min_free=0.0, hooks=None, **cam_kw):

@@ -255,10 +255,11 @@ class Recorder(Sink):
         self.sample = sample
         wall = sample.wall if sample.wall is not None else time.time()
         seen = (getattr(self.source, "reconnects", 0), getattr(self.source, "dropped", 0))
+        live = getattr(self.source, "live", False)
         if self.last_wall is not None and (seen[0] > self._seen[0] or (
-                wall - self.last_wall > self.gap_s and seen[1] == self._seen[1])):
-            # the stream was reopened, or no frame came (frames dropped while the pipeline was
-            # busy are no gap in the stream)
+                live and wall - self.last_wall > self.gap_s and seen[1] == self._seen[1])):
+            # the stream was reopened, or a live source delivered nothing for a while (frames it
+            # dropped while the pipeline was busy are no gap in the stream)
             self._gap(self.last_wall, wall)
         self.last_wall, self._seen = wall, seen
         now = time.monotonic()
@@ -323,11 +324,13 @@ class Recorder(Sink):
     # -- the end ---------------------------------------------------------------
     def close(self) -> None:
         self.tracker.finish()
+        self.clips.stop()
+        self.clips.join()
+        if self._disk_error is not None:  # the last clip did not fit
+            self._check_disk(self.last_wall or time.time())
         if self.paused is not None:
             rec, self.paused = self.paused, None
             self._update(rec, {"end": self.last_wall or time.time(), "status": "closed"})
-        self.clips.stop()
-        self.clips.join()
         self._retention_stop.set()
         self._retention_wake.set()
 

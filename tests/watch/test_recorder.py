@@ -170,3 +170,43 @@ def test_retention_drops_the_oldest_clips_and_their_rows(tmp_path):
     assert left == ["clips/road/d/c4.mp4", "clips/road/d/c5.mp4"]
     assert folder_bytes(tmp_path / "clips" / "road", tmp_path / "snapshots" / "road") == 2200
     assert db.query(camera="yard")  # other cameras untouched
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 160 kB tmpfs (needs root and mount; skipped otherwise)."""
+    import os
+    import subprocess
+
+    where = tmp_path / "tiny"
+    where.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a real full disk needs root to mount a small tmpfs")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(where)], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_a_real_full_disk(tmp_path, tiny_disk, scene_video):
+    cam = CameraConfig(input=str(scene_video), preset="surveillance-fast", warmup=0.3, event_gap=0.5,
+                       pre_capture=0.5, post_capture=0.5)
+    spec = camera_spec(cam)
+    spec = replace(spec, source=spec.source.model_copy(update={"realtime": False, "live": False}))
+    db = Database(f"sqlite:///{tmp_path / 'events.db'}")  # the rows on another disk: they must all arrive
+    db.migrate()
+    writer = Writer(db)
+    rec = Recorder("road", cam, tiny_disk, writer, Hooks({}), 10.0, min_free_bytes=0, disk_check_s=0.2)
+    res = session.run(session.Request(input=str(scene_video), spec=spec, sinks=(rec,), on_source=rec.set_source))
+    writer.close()
+    rows = db.query()
+    full = [r for r in rows if r["kind"] == "disk_full"]
+    assert res.frames == 80 and len(full) == 1 and "No space left" in full[0]["detail"]["reason"]
+    assert [r for r in rows if r["kind"] == "motion"]  # detection went on
+    assert not list(tiny_disk.rglob(".*part*"))  # the clip that did not fit is gone, not half-written
+    for r in rows:
+        if r["clip"]:
+            assert (tiny_disk / r["clip"]).is_file()

@@ -130,7 +130,7 @@ class _PyAVWriter:
 
     codec = "h264 (PyAV)"
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], threads: int = 0) -> None:
         import av
         from fractions import Fraction
 
@@ -141,6 +141,7 @@ class _PyAVWriter:
         self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": "23", "preset": "veryfast"}
+        self.stream.codec_context.thread_count = threads  # 0: x264 decides
         self.stream.time_base = self.tb
         self.stream.codec_context.time_base = self.tb
         self.step = max(1, round(1000 / fps))

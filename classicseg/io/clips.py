@@ -150,6 +150,8 @@ class ClipRecorder:
         self.writer: ClipWriter | None = None
         self.current: Path | None = None
         self.until = -np.inf
+        #: stream time of the first frame of the clip being recorded
+        self.started_t: float | None = None
         self.paused = False
         self.pending: list[ClipWriter] = []
 
@@ -164,6 +166,7 @@ class ClipRecorder:
         ensure_writable_dir(self.current.parent)
         self.writer = ClipWriter(self.current, self.fps, self.on_done)
         self.pending = [w for w in self.pending if w.thread.is_alive()] + [self.writer]
+        self.started_t = self.ring[0][1] if self.ring else None
         for frame, t in self.ring:
             self.writer.put(frame, t)
         self.ring.clear()
@@ -174,6 +177,8 @@ class ClipRecorder:
         if wanted:
             self.until = t + self.post
         if self.writer is not None:
+            if self.started_t is None:
+                self.started_t = t
             self.writer.put(frame, t)
             if not wanted and t >= self.until:
                 self.stop()
@@ -184,12 +189,12 @@ class ClipRecorder:
         """Finish the clip being recorded (the post-capture may be cut short)."""
         if self.writer is not None:
             self.writer.finish()
-            self.writer, self.current = None, None
+            self.writer, self.current, self.started_t = None, None, None
 
     def abort(self) -> None:
         if self.writer is not None:
             self.writer.abort()
-            self.writer, self.current = None, None
+            self.writer, self.current, self.started_t = None, None, None
 
     def join(self, timeout: float = 30.0) -> None:
         """Wait for the clips still being encoded."""

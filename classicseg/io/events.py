@@ -168,9 +168,11 @@ class EventTracker:
         if self.keep_peak:
             rec.peak = (_light_copy(sample), [list(b) for b in boxes])
 
-    def _close(self, rec: EventRecord, e: dict | None) -> None:
-        if e is None and rec._last is not None:
-            rec.end_frame, rec.end_time, rec.end_wall = rec._last
+    def _close(self, rec: EventRecord, e: dict | None, reason: str = "end of input") -> None:
+        if e is None:
+            rec.data["closed"] = reason
+            if rec._last is not None:
+                rec.end_frame, rec.end_time, rec.end_wall = rec._last
         if self.on_close:
             self.on_close(rec, e)
 
@@ -181,3 +183,19 @@ class EventTracker:
         for rec in closed:
             self._close(rec, None)
         return closed
+
+    def split(self, sample: Sample) -> None:
+        """Close every open event (``closed: split``) and open it again from ``sample``: a long
+        event kept in parts, each with its own clip, row and snapshot. The stage's ``end``
+        later closes the last part."""
+        frame = sample.index + 1
+        for key, rec in list(self.open.items()):
+            del self.open[key]
+            self._close(rec, None, "split")
+            part = EventRecord(key, rec.kind, rec.zone, frame, sample.time, sample.wall, box=rec.box,
+                               data={"continues_from_frame": rec.start_frame})
+            part._last = (frame, sample.time, sample.wall)
+            self.open[key] = part
+            self._peak(part, sample, 0.0, [], [part.box] if part.box else [])
+            if self.on_open:
+                self.on_open(part, {"event": "start", "kind": rec.kind, "key": key, "continued": True})

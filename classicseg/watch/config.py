@@ -44,6 +44,8 @@ class CameraConfig(BaseModel):
     warmup: float = Field(2.0, ge=0, le=600, description="seconds after a (re)start in which no event starts")
     pre_capture: float = Field(2.0, ge=0, le=60, description="seconds of video before an event in its clip")
     post_capture: float = Field(3.0, ge=0, le=600, description="seconds of video after an event in its clip")
+    max_clip: float = Field(300.0, ge=1, le=3600, description="seconds: a longer event is kept in parts of this "
+                                                              "length, each with its own clip and row")
     clip_overlay: bool = Field(False, description="clips show the mask overlay, zones and ids (else the plain frames)")
     zones: dict[str, list[tuple[float, float]]] = Field(
         default_factory=dict, description="name: [[x, y], ...] polygons in pixels; zone events (and enter/leave/dwell "

@@ -216,7 +216,7 @@ class Recorder(Sink):
         end = rec.end_wall or rec.start_wall or time.time()
         values = {"end": end, "stream_end": rec.end_time, "end_frame": rec.end_frame, "peak_share": rec.peak_share,
                   "track_ids": list(rec.ids), "snapshot": rec.snapshot, "status": "closed",
-                  "detail": _detail({**rec.data, **(e or {"closed": "end of input"})})}
+                  "detail": _detail({**rec.data, **(e or {})})}
         if rec.instant:
             self._insert(rec, {"camera": self.camera, "kind": rec.kind, "zone": rec.zone, "start": end,
                                "stream_start": rec.start_time, "start_frame": rec.start_frame, "clip": rec.clip,
@@ -266,9 +266,14 @@ class Recorder(Sink):
         if self._disk_error is not None or now >= self._next_disk_check:
             self._next_disk_check = now + self.disk_check_s
             self._check_disk(wall)
+        t = sample.time if sample.time is not None else sample.index / self.fps
+        started = self.clips.started_t
+        if self.tracker.open and started is not None and t - started >= self.cam.max_clip:
+            # an event that goes on and on: closed and reopened, so no clip (and no row) grows without end
+            self.clips.stop()
+            self.tracker.split(sample)
         if sample.data.get("events") or sample.data.get("active"):
             self.tracker.update(sample)
-        t = sample.time if sample.time is not None else sample.index / self.fps
         frame = overlay(sample, zones=self.zones) if self.cam.clip_overlay else sample.image
         self.clips.feed(frame, t, bool(self.tracker.open) or bool(sample.data.get("events")))
         if self.tracker.open and now >= self._next_touch:

@@ -210,3 +210,17 @@ def test_a_real_full_disk(tmp_path, tiny_disk, scene_video):
     for r in rows:
         if r["clip"]:
             assert (tiny_disk / r["clip"]).is_file()
+
+
+def test_a_long_event_is_kept_in_parts(tmp_path, scene_video):
+    db, rec, res, _, _ = _record(tmp_path, scene_video, max_clip=2.0)
+    motion = db.query(kind="motion", oldest_first=True)
+    split = [r for r in motion if r["detail"].get("closed") == "split"]
+    assert split, "an event longer than max_clip was not split"
+    clips = [r["clip"] for r in motion if r["clip"]]
+    assert len(set(clips)) >= len(split) + 1  # each part has its own clip
+    for r in motion:
+        assert r["end"] >= r["start"] and r["status"] == "closed"
+    for c in set(clips):
+        with av.open(str(tmp_path / c)) as f:
+            assert f.duration / 1e6 <= 2.0 + 0.5 + 0.3  # max_clip (+ pre-capture, a frame)

@@ -72,6 +72,8 @@ class Source:
     stop: threading.Event | None = None
     #: reader threads started by iteration, stopped by :meth:`close`
     _readers: list = field(default_factory=list, init=False, repr=False, compare=False)
+    #: set by :meth:`close`: a reader waiting to reconnect gives up
+    _closing: threading.Event = field(default_factory=threading.Event, init=False, repr=False, compare=False)
 
     # -- naming -----------------------------------------------------------
     @property
@@ -150,6 +152,7 @@ class Source:
             raise SourceError(f"{self.name}: no frame could be read from {self.path or self.name}")
 
     def __iter__(self) -> Iterator[Sample]:
+        self._closing.clear()
         it = self._samples()
         if self.live:
             reader = _prefetched(it, self.live_buffer, on_drop=self._dropped, until=self.stop)
@@ -170,6 +173,7 @@ class Source:
         generator suspended; closing it here stops its thread before the interpreter exits,
         so the thread is never torn down inside a native decoder call.
         """
+        self._closing.set()
         readers, self._readers = self._readers, []
         for r in readers:
             r.close()
@@ -384,11 +388,11 @@ class CaptureSource(Source):
             if self.give_up_after_s is not None and waited >= self.give_up_after_s:
                 raise SourceError(f"{self.name}: no frame for {waited:.0f} s and it cannot be reopened; giving up")
             self._warn(f"{self.name}: {self.kind} stalled or lost; reconnecting in {delay:g} s")
-            if self.stop is not None:
-                if self.stop.wait(delay):
-                    raise SourceError(f"{self.name}: stopped while reconnecting")
-            else:
-                time.sleep(delay)
+            until = time.monotonic() + delay
+            while time.monotonic() < until:  # closed or stopped meanwhile: no more reconnecting
+                if self._closing.wait(min(0.2, max(until - time.monotonic(), 0.0))) or (
+                        self.stop is not None and self.stop.is_set()):
+                    raise SourceError(f"{self.name}: closed while reconnecting")
             try:
                 cap = self._open()
             except SourceError:

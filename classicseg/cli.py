@@ -116,8 +116,16 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
               help="Match prior files to frames by the number in their names, or by sorted order.")
 @click.option("--prior-weight", type=click.FloatRange(0, 10), default=1.0, show_default=True,
               help="Weight of the prior's log-odds where it is fused into the vos probability.")
-@click.option("--events", is_flag=True, help="Write events.jsonl even when no events stage is configured.")
-@click.option("--snapshots", is_flag=True, help="Save an overlay image per event under OUTPUT/snapshots/.")
+@click.option("--events", is_flag=True,
+              help="Write OUTPUT/events.jsonl (a pipeline without an events stage gets events.motion).")
+@click.option("--snapshots", is_flag=True, help="Save a picture of each event's peak frame under OUTPUT/snapshots/.")
+@click.option("--clips", is_flag=True, help="Record each event as an H.264 clip under OUTPUT/clips/.")
+@click.option("--events-only", is_flag=True,
+              help="Record only around events: events.jsonl, snapshots and clips, no per-frame masks.")
+@click.option("--pre-capture", type=click.FloatRange(0, 60), default=2.0, show_default=True,
+              help="Seconds of video before each event in its clip.")
+@click.option("--post-capture", type=click.FloatRange(0, 600), default=3.0, show_default=True,
+              help="Seconds of video after each event in its clip.")
 @click.option("--threads", type=click.IntRange(0, 256), default=None, help="OpenCV threads (default: OpenCV's choice).")
 @click.option("--max-bad-frames", type=click.IntRange(1, 1_000_000), default=None,
               help="Undecodable frames in a row before giving up.")
@@ -127,14 +135,21 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Where stages run (default: the config's `backend`, else cpu); cuda needs OpenCV built with CUDA.")
 def run(preset, config_file, sets, input_, output, overlay, init_mask, keyframes, merge, prior, prior_match,
-        prior_weight, events, snapshots, threads, max_bad_frames, max_frames, progress, as_json, backend):
+        prior_weight, events, snapshots, clips, events_only, pre_capture, post_capture, threads, max_bad_frames,
+        max_frames, progress, as_json, backend):
     """Run a pipeline on a video, image folder, camera or stream and write masks."""
     from classicseg import session
 
+    if (events or snapshots or clips or events_only) and not output:
+        raise click.UsageError("--events, --snapshots, --clips and --events-only write into --output DIR")
+    if events_only:
+        events = snapshots = clips = True
     _threads(threads)
     req = session.Request(
         input=input_, preset=preset, config=config_file, sets=tuple(sets), backend=backend, output=output,
-        overlay=overlay, events=events, snapshots=snapshots, init_mask=init_mask, keyframes=keyframes, merge=merge,
+        overlay=overlay, masks=not events_only, events=events or snapshots or clips, snapshots=snapshots,
+        clips=clips, pre_capture=pre_capture, post_capture=post_capture, init_mask=init_mask, keyframes=keyframes,
+        merge=merge,
         prior=prior, prior_match=prior_match, prior_weight=prior_weight, max_frames=max_frames,
         max_bad_frames=max_bad_frames,
         progress=(lambda total, name: _progress(total, name, progress and not as_json)))
@@ -144,7 +159,9 @@ def run(preset, config_file, sets, input_, output, overlay, init_mask, keyframes
         return
     s = result.summary
     _print_summary(result.name, result.stats,
-                   Path(output) if output else None, result.masks_written if output else None)
+                   Path(output) if output and not events_only else None, result.masks_written if output else None)
+    if "events" in result.outputs:
+        click.echo(f"events: {result.outputs['events']} ({result.summary.get('events', 0)} lines)")
     if s["skipped_frames"]:
         click.echo(f"skipped {s['skipped_frames']} undecodable frames")
     if s["dropped_frames"] or s["reconnects"]:
@@ -746,6 +763,36 @@ def docs_command(output, gallery, strict):
     click.echo(f"docs: {index}")
 
 
+# -- watch ---------------------------------------------------------------------------
+@cli.command("watch")
+@click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False), help="The service's watch.yaml.")
+@click.option("--check", "check_file", type=click.Path(dir_okay=False),
+              help="Validate a watch.yaml (every problem at once) and exit.")
+@click.pass_context
+def watch_command(ctx, config_file, check_file):
+    """Watch fixed cameras: events in a database, clips, snapshots, hooks, a live page and a JSON API."""
+    try:
+        from classicseg.watch import config as wconfig
+    except ImportError as exc:
+        raise ClassicsegError(f"classicseg watch needs its extra: pip install 'classicseg[watch]' ({exc})") from None
+    if check_file:
+        cfg = wconfig.check(check_file)
+        cams = cfg.enabled()
+        click.echo(f"{check_file}: ok ({len(cams)} camera(s): {', '.join(cams)}; storage {cfg.storage}; "
+                   f"database {wconfig.redact(cfg.database)}; http {cfg.http})")
+        return
+    if not config_file:
+        raise click.UsageError("give --config watch.yaml (or --check watch.yaml)")
+    from classicseg.watch.service import serve
+
+    cfg = wconfig.check(config_file)
+    if log.level > logging.INFO:  # a service says what it does unless told to be quiet
+        log.setLevel(logging.INFO)
+    serve(cfg, log.level, ready=lambda url: click.echo(
+        f"classicseg watch: {len(cfg.enabled())} camera(s), storage {cfg.storage}"
+        + (f", live page {url}" if url else ", http off"), err=True))
+
+
 # -- error boundary ----------------------------------------------------------------
 def _one_line(text: str) -> str:
     """``text`` on one line: line breaks and other control characters (from a path with a
@@ -808,7 +855,9 @@ def _signals():
 def _native_stderr_to_log():
     """Messages that native libraries (FFmpeg, OpenCV, libpng) print on the process's stderr
     go to the log at debug level (``-vv`` shows them); classicseg's own lines, and Python's,
-    still reach the real stderr. Only for a real process stderr (not under a test capture)."""
+    still reach the real stderr, and so do the log lines of worker processes (batch workers,
+    watch cameras), which inherit this process's fd 2. Only for a real process stderr (not
+    under a test capture)."""
     try:
         is_fd2 = sys.stderr is not None and sys.stderr.fileno() == 2
     except (AttributeError, OSError, ValueError):
@@ -837,7 +886,12 @@ def _native_stderr_to_log():
         with os.fdopen(r, "rb", buffering=0) as f:
             for raw in iter(f.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip()
-                if line:
+                if line.startswith("classicseg"):  # a worker process's own log line (it inherited fd 2)
+                    try:
+                        real.write(line + "\n")
+                    except (OSError, ValueError):
+                        pass
+                elif line:
                     log.debug("native: %s", line)
 
     reader = threading.Thread(target=pump, name="classicseg-stderr", daemon=True)

@@ -48,9 +48,13 @@ class SourceOptions(BaseModel):
     open_timeout_ms: int = Field(10000, ge=100, le=3_600_000, description="camera/stream open timeout")
     read_timeout_ms: int = Field(10000, ge=100, le=3_600_000, description="camera/stream read timeout")
     live: bool = Field(False, description="camera/stream: keep only the newest frame when processing lags (counts drops)")
+    live_buffer: int = Field(1, ge=1, le=256, description="live: frames that may wait before the oldest is dropped "
+                                                          "(absorbs jitter at the cost of latency)")
     reconnect: bool = Field(True, description="camera/stream: reopen after a failed read or a stall")
     reconnect_delay_s: float = Field(1.0, gt=0, le=60, description="first wait before reopening (doubles up to 30 s)")
     give_up_after_s: float | None = Field(None, gt=0, le=10**9, description="stop when no frame came for this long (null = never)")
+    realtime: bool = Field(False, description="video file: play it at its own frame rate, as a camera would deliver it")
+    loop: bool = Field(False, description="video file: start again at the end (frame numbers and stream time go on)")
 
 
 @dataclass(frozen=True)
@@ -447,16 +451,82 @@ def with_prior_fuse(spec: PipelineSpec, weight: float = 1.0, confidence: float =
     return replace(spec, steps=[*spec.steps[:at + 1], step, *spec.steps[at + 1:]])
 
 
+def with_events(spec: PipelineSpec, zones=(), dwell_frames: int | None = None, **motion) -> PipelineSpec:
+    """``spec`` with an ``events.motion`` step at the end (motion events from its foreground,
+    or its tracks; with ``motion`` as that step's parameters and ``zones`` as its zones) and,
+    when the pipeline tracks and ``zones`` are given, an ``events.zones`` step before it
+    (enter/leave/dwell). Steps the spec already has are kept as they are.
+
+    Raises
+    ------
+    ConfigError
+        The pipeline writes no foreground mask to find motion in, or a parameter is invalid.
+    """
+    from dataclasses import replace
+
+    names = {s.stage.name for s in spec.steps}
+    steps = list(spec.steps)
+    if zones and "tracks" in spec.slots and "events.zones" not in names:
+        cls = catalog.get("events.zones")
+        extra = {"dwell_frames": dwell_frames} if dwell_frames is not None else {}
+        params, errs = _params_errors(cls.Params, {"zones": list(zones), **extra})
+        if errs:
+            raise ConfigError([f"events.zones: {e}" for e in errs])
+        steps.append(StepSpec("events.zones", cls, params))
+    if "events.motion" not in names:
+        if "fg" not in spec.slots:
+            raise ConfigError(f"pipeline {spec.name!r} writes no foreground mask (fg): no motion to make events of")
+        cls = catalog.get("events.motion")
+        params, errs = _params_errors(cls.Params, {"zones": list(zones), **motion})
+        if errs:
+            raise ConfigError([f"events.motion: {e}" for e in errs])
+        steps.append(StepSpec("events.motion", cls, params))
+    return replace(spec, steps=steps)
+
+
+def zones_of(spec: PipelineSpec) -> list[tuple[str, list]]:
+    """The ``(name, polygon)`` of every zone the steps use (drawn on overlays)."""
+    out: dict[str, list] = {}
+    for s in spec.steps:
+        for z in getattr(s.params, "zones", None) or ():
+            out.setdefault(z.name, [list(p) for p in z.polygon])
+    return list(out.items())
+
+
 # -- documentation ---------------------------------------------------------------
 def _yaml_value(v) -> str:
     return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
 
 
+class _Required:
+    """The default of a parameter that has none (shown as ``required``)."""
+
+    def __repr__(self) -> str:
+        return "required"
+
+    __str__ = __repr__
+
+
+#: what :func:`describe_params` gives as the default of a required parameter
+REQUIRED = _Required()
+
+
+def _type_name(annotation) -> str:
+    """``list[Zone]``, ``float | None``: the annotation without module paths."""
+    import re
+
+    name = getattr(annotation, "__name__", None)
+    if name and not getattr(annotation, "__args__", None):
+        return name
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", str(annotation))
+
+
 def describe_params(model: type[BaseModel]) -> list[tuple[str, Any, str, str]]:
-    """``(name, default, type, doc)`` for every parameter of a Params model."""
+    """``(name, default, type, doc)`` for every parameter of a Params model (the default of a
+    required parameter is :data:`REQUIRED`)."""
     rows = []
     for name, f in model.model_fields.items():
-        ann = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        ann = _type_name(f.annotation)
         constraints = []
         for m in f.metadata:
             for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
@@ -465,7 +535,7 @@ def describe_params(model: type[BaseModel]) -> list[tuple[str, Any, str, str]]:
         doc = f.description or ""
         if constraints:
             doc = f"{doc} [{', '.join(constraints)}]"
-        rows.append((name, f.default, ann, doc))
+        rows.append((name, REQUIRED if f.is_required() else f.get_default(call_default_factory=True), ann, doc))
     return rows
 
 

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from classicseg.config import PipelineSpec, resolve, with_prior_fuse
+from classicseg.config import PipelineSpec, resolve, with_events, with_prior_fuse, zones_of
 from classicseg.errors import ConfigError, SourceError
 from classicseg.pipeline import Pipeline, RunStats
 
@@ -67,10 +67,14 @@ class Request:
     masks : bool
         Write the masks into ``output`` (False: only the other outputs).
     events : bool
-        Write ``events.jsonl`` even though no stage declares events (an empty file, with
-        a warning).
+        Write ``events.jsonl``; a pipeline with no stage that writes events gets an
+        ``events.motion`` step (motion events from its foreground or its tracks).
     snapshots : bool
-        An overlay picture per event under ``output/snapshots``.
+        An overlay picture per event under ``output/snapshots`` (its peak frame, the object
+        highlighted, zones and track ids drawn).
+    clips : bool
+        An H.264 clip per event under ``output/clips``, from ``pre_capture`` seconds before
+        it to ``post_capture`` seconds after (overlapping events share one).
     init_mask : path or ndarray, optional
         The object ids on the first frame (for stages that need one).
     find_init_mask : bool
@@ -99,6 +103,12 @@ class Request:
         (a front end's clip recorder, database or live view).
     on_sample : callable, optional
         Called with every finished sample, after the sinks.
+    stop : threading.Event, optional
+        Set from another thread to end the run at the next frame (also while the source is
+        waiting for one); the run then ends as if the input had ended.
+    on_source : callable, optional
+        Called with the opened :class:`~classicseg.io.sources.Source` before the first frame
+        (a front end that reports its frame rate, dropped frames and reconnects).
     """
 
     input: Any
@@ -112,6 +122,9 @@ class Request:
     masks: bool = True
     events: bool = False
     snapshots: bool = False
+    clips: bool = False
+    pre_capture: float = 2.0
+    post_capture: float = 3.0
     init_mask: Any = None
     find_init_mask: bool = True
     keyframes: str | Path | None = None
@@ -126,6 +139,8 @@ class Request:
     progress: Callable | None = None
     sinks: tuple = ()
     on_sample: Callable | None = None
+    stop: Any = None
+    on_source: Callable | None = None
 
 
 @dataclass
@@ -227,6 +242,12 @@ def prepare(req: Request) -> Prepared:
         raise ConfigError(f"merge must be 'nearest' or 'vote', got {req.merge!r}")
     if req.metric not in METRICS:
         raise ConfigError(f"metric must be one of {', '.join(METRICS)}, got {req.metric!r}")
+    if req.pre_capture < 0 or req.post_capture < 0:
+        raise ConfigError("pre_capture and post_capture must be >= 0 seconds")
+    if (req.events or req.clips) and req.output is not None and "events" not in spec.slots:
+        spec = with_events(spec)
+        log.info("pipeline %r has no events stage: added events.motion (motion events from its %s)", spec.name,
+                 "tracks" if "tracks" in spec.slots else "foreground")
     if req.prior is not None:
         spec = with_prior_fuse(spec, req.prior_weight)
     elif "prior" in spec.inputs:
@@ -303,10 +324,13 @@ def _open(req: Request, spec: PipelineSpec):
         opts = spec.source.model_dump()
         if req.max_bad_frames is not None:
             opts["max_bad_frames"] = req.max_bad_frames
-        return open_source(str(req.input) if isinstance(req.input, Path) else req.input, **opts)
+        src = open_source(str(req.input) if isinstance(req.input, Path) else req.input, **opts)
+        src.stop = req.stop
+        return src
     src = as_samples(req.input)
     if not isinstance(src, Source):
         raise SourceError("input: give a path, a camera index, a stream URL, or frames as uint8 arrays")
+    src.stop = req.stop
     return src
 
 
@@ -327,15 +351,14 @@ def _sinks(prep: Prepared, source, folder) -> tuple[list, dict, Any]:
         if "tracks" in slots:
             sinks.append(TracksSink(out / "tracks.txt", folder))
             outputs["tracks"] = out / "tracks.txt"
-        if "events" in slots or req.events:
-            if "events" not in slots:
-                log.warning("pipeline %r has no stage that writes events (add events.zones, or set a subtractor's "
-                            "switch_fraction): events.jsonl will stay empty", spec.name)
-            sinks.append(EventsSink(out / "events.jsonl", out / "snapshots" if req.snapshots else None, folder))
+        if "events" in slots or req.events or req.clips:
+            sinks.append(EventsSink(out / "events.jsonl", out / "snapshots" if req.snapshots else None,
+                                    zones_of(spec), out / "clips" if req.clips else None, req.pre_capture,
+                                    req.post_capture, source.fps or 25.0, out=folder))
             outputs["events"] = out / "events.jsonl"
         folder.claim("run.json")  # a file of the user's by that name stops the run now, not at its end
     if req.overlay is not None:
-        sinks.append(VideoSink(req.overlay, source.fps, out=folder))
+        sinks.append(VideoSink(req.overlay, source.fps, out=folder, zones=zones_of(spec)))
         outputs["overlay"] = Path(req.overlay)
     sinks.extend(req.sinks)
     return sinks, outputs, masks
@@ -360,9 +383,12 @@ def run(req: Request | Prepared) -> Result:
     bar = None
     folder = None
     interrupted: KeyboardInterrupt | None = None
+    sinks: list = []
     try:
         if req.output is not None:
             folder = OutputFolder(req.output, role="run", replace=True).open()
+        if req.on_source is not None:
+            req.on_source(source)
         sinks, outputs, mask_sink = _sinks(prep, source, folder)
         if not sinks:
             log.warning("no output or overlay: masks are computed but not written")
@@ -414,6 +440,11 @@ def run(req: Request | Prepared) -> Result:
         summary["init_mask"] = prep.init_from
     if interrupted is not None:
         summary["interrupted"] = getattr(interrupted, "signal_name", "SIGINT")
+    from classicseg.io.sinks import EventsSink
+
+    for sink in sinks:
+        if isinstance(sink, EventsSink):
+            summary["events"] = sink.count
     result = Result(stats, summary, source.name, outputs, warnings=list(source.warnings))
     result.masks_written = mask_sink.count if mask_sink is not None else 0
     if folder is not None:

@@ -40,7 +40,10 @@ SLOTS: dict[str, Slot] = {
     "roi": Slot("bool (H, W) region of interest", "mask"),
     "blobs": Slot("list[Blob] connected components of fg, or detections", "list"),
     "tracks": Slot("list[(id, (x, y, w, h))] confirmed identities seen in this frame", "list"),
-    "events": Slot("list[dict] events of this frame (zone enter/leave/dwell, illumination switch)", "list"),
+    "events": Slot("list[dict] events of this frame (motion start/end, zone enter/leave/dwell, illumination switch)",
+                   "list"),
+    "active": Slot("list[dict] the open motion events this frame keeps alive: key, share, boxes, ids "
+                   "(events.motion; consumers follow an event's peak with it)", "list"),
     "flow": Slot("float32 (H, W, 2) backward optical flow: pixel (x, y) of this frame came from (x+dx, y+dy) of "
                  "the previous one", "flow"),
     "occlusion": Slot("bool (H, W) pixels whose flow fails the forward-backward check (not visible in the previous "
@@ -115,12 +118,20 @@ class Sample:
         BGR uint8 frame.
     data : dict
         Slot name -> value (see :data:`SLOTS`).
+    time : float or None
+        Stream time in seconds: a video's position (frame / fps), seconds since a camera
+        or stream was opened; None when the source has no clock (frames in memory, image
+        folders without a frame rate).
+    wall : float or None
+        Wall-clock time (``time.time()``) when the frame was read.
     """
 
     index: int
     name: str
     image: np.ndarray
     data: dict[str, Any] = field(default_factory=dict)
+    time: float | None = None
+    wall: float | None = None
 
     def __post_init__(self) -> None:
         self.data.setdefault("image", self.image)

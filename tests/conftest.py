@@ -62,7 +62,9 @@ def _chromium_path():
 
 
 @pytest.fixture(scope="session")
-def _chromium_browser():
+def chromium_browser():
+    """One headless Chromium (the system's, driven by Playwright's sync API) for the whole
+    session: every browser test shares it (a second sync Playwright in one thread fails)."""
     path = _chromium_path()
     if path is None:
         pytest.skip("Chromium not found (Debian: apt-get install -y chromium; or set CLASSICSEG_CHROMIUM): "
@@ -81,14 +83,14 @@ def _chromium_browser():
 
 
 @pytest.fixture
-def chromium_page(_chromium_browser):
+def chromium_page(chromium_browser):
     """A fresh page of a headless Chromium (the system's, driven by Playwright), offline.
 
     Every request that leaves the machine is blocked and recorded in ``page.external``; console
     errors and uncaught page errors are collected in ``page.errors``. Skips, with the reason,
     where Chromium or Playwright is missing.
     """
-    context = _chromium_browser.new_context(java_script_enabled=False)
+    context = chromium_browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.external, page.errors = [], []
 

@@ -71,7 +71,9 @@ def atomic_write_bytes(path, data: bytes) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from None
+            err = SinkError(f"cannot write {path}: {exc.strerror or exc}")
+            err.errno = exc.errno  # ENOSPC: the disk is full
+            raise err from None
         raise
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from classicseg.errors import SinkError
 from classicseg.io.images import atomic_write_bytes, create_temp, encode_png, ensure_writable_dir
 from classicseg.io.masks import encode_indexed_png
+from classicseg.io.video import Cv2Writer, PyAVWriter, have_pyav
 from classicseg.types import Sample
 
 log = logging.getLogger("classicseg")
@@ -93,71 +94,40 @@ class MaskSink(Sink):
         self.count += 1
 
 
-def overlay(sample: Sample, alpha: float = 0.5) -> np.ndarray:
-    """The frame with foreground in red, shadow in blue and blob boxes in green."""
-    img = sample.image.copy()
+def _label(img: np.ndarray, text: str, x: int, y: int, colour) -> None:
+    """``text`` on a dark box with its lower left at (x, y), kept inside the image."""
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.45
+    (tw, th), base = cv2.getTextSize(text, font, scale, 1)
+    x = min(max(x, 0), max(img.shape[1] - tw - 2, 0))
+    y = min(max(y, th + 2), img.shape[0] - base)
+    cv2.rectangle(img, (x, y - th - 2), (x + tw + 2, y + base), (0, 0, 0), -1)
+    cv2.putText(img, text, (x + 1, y - 1), font, scale, colour, 1, cv2.LINE_AA)
+
+
+def overlay(sample: Sample, alpha: float = 0.5, zones=(), highlight=(), image: np.ndarray | None = None
+            ) -> np.ndarray:
+    """The frame with foreground in red, shadow in blue, blob boxes in green, tracked objects
+    in yellow with their ids, ``zones`` (``(name, polygon)`` pairs) outlined in cyan with their
+    names, and the ``highlight`` boxes (``[x, y, w, h]``, the object an event is about) drawn
+    thick in magenta. ``image`` replaces the sample's frame (a copy kept for later)."""
+    img = (sample.image if image is None else image).copy()
     for slot, colour in (("shadow", (255, 0, 0)), ("fg", (0, 0, 255))):
         m = sample.data.get(slot)
         if m is not None and m.any():
             img[m] = (img[m] * (1 - alpha) + np.array(colour) * alpha).astype(np.uint8)
+    for name, polygon in zones:
+        pts = np.round(np.asarray(polygon, np.float64)).astype(np.int32)
+        cv2.polylines(img, [pts], True, (255, 255, 0), 1, cv2.LINE_AA)
+        _label(img, str(name), int(pts[:, 0].min()) + 2, int(pts[:, 1].min()) + 14, (255, 255, 0))
     for b in sample.data.get("blobs", ()):
         cv2.rectangle(img, (b.x, b.y), (b.x + b.w - 1, b.y + b.h - 1), (0, 255, 0), 1)
+    for tid, (x, y, w, h) in sample.data.get("tracks", ()):
+        x0, y0 = int(round(x)), int(round(y))
+        cv2.rectangle(img, (x0, y0), (int(round(x + w)) - 1, int(round(y + h)) - 1), (0, 255, 255), 1)
+        _label(img, str(tid), x0, y0 - 1, (0, 255, 255))
+    for x, y, w, h in highlight:
+        cv2.rectangle(img, (int(x), int(y)), (int(x + w) - 1, int(y + h) - 1), (255, 0, 255), 3)
     return img
-
-
-class _Cv2Writer:
-    """MPEG-4 Part 2 through OpenCV's writer: every opencv wheel has it."""
-
-    codec = "mp4v (MPEG-4 Part 2, OpenCV)"
-
-    def __init__(self, path: Path, fd: int, fps: float, size: tuple[int, int]) -> None:
-        os.close(fd)  # OpenCV opens the (new, empty) file by its name
-        self.w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not self.w.isOpened():
-            raise SinkError(f"cannot open an mp4v video writer for {path}")
-
-    def write(self, frame: np.ndarray) -> None:
-        self.w.write(frame)
-
-    def close(self) -> None:
-        self.w.release()
-
-
-class _PyAVWriter:
-    """H.264 (yuv420p, CRF 23) through PyAV, which most players and browsers show."""
-
-    codec = "h264 (PyAV)"
-
-    def __init__(self, path: Path, fd: int, fps: float, size: tuple[int, int]) -> None:
-        import av
-        from fractions import Fraction
-
-        self.av = av
-        os.close(fd)  # the file was created (O_EXCL, a random name); FFmpeg opens it by name
-        self.container = av.open(str(path), mode="w", format="mp4")
-        self.stream = self.container.add_stream("h264", rate=Fraction(fps).limit_denominator(1001))
-        self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": "23", "preset": "veryfast"}
-
-    def write(self, frame: np.ndarray) -> None:
-        h, w = self.stream.height, self.stream.width
-        vf = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="bgr24")
-        for packet in self.stream.encode(vf):
-            self.container.mux(packet)
-
-    def close(self) -> None:
-        try:
-            for packet in self.stream.encode():
-                self.container.mux(packet)
-        finally:
-            self.container.close()
-
-
-def _have_pyav() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("av") is not None
 
 
 class VideoSink(Sink):
@@ -169,7 +139,8 @@ class VideoSink(Sink):
     OpenCV.
     """
 
-    def __init__(self, path, fps: float | None = None, codec: str = "auto", out=None) -> None:
+    def __init__(self, path, fps: float | None = None, codec: str = "auto", out=None, zones=()) -> None:
+        self.zones = list(zones)
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
         if self.path.is_dir():
@@ -181,13 +152,13 @@ class VideoSink(Sink):
         self.fps = fps if fps and 0 < fps < 1000 else 25.0
         if codec not in ("auto", "h264", "mp4v"):
             raise SinkError(f"unknown video codec {codec!r}: use auto, h264 or mp4v")
-        if codec == "h264" and not _have_pyav():
+        if codec == "h264" and not have_pyav():
             raise SinkError("H.264 output needs PyAV: pip install av (or classicseg[video])")
         if codec == "auto":
-            codec = "h264" if _have_pyav() else "mp4v"
+            codec = "h264" if have_pyav() else "mp4v"
             if codec == "mp4v":
                 log.info("PyAV not installed: overlay video written as MPEG-4 Part 2 (pip install av for H.264)")
-        self._cls = _PyAVWriter if codec == "h264" else _Cv2Writer
+        self._cls = PyAVWriter if codec == "h264" else Cv2Writer
         self.writer = None
 
     @property
@@ -195,12 +166,12 @@ class VideoSink(Sink):
         return self._cls.codec
 
     def write(self, sample: Sample) -> None:
-        frame = overlay(sample)
+        frame = overlay(sample, zones=self.zones)
         try:
             if self.writer is None:
                 h, w = frame.shape[:2]
                 fd, self.tmp = create_temp(self.path, keep_suffix=True)
-                self.writer = self._cls(self.tmp, fd, self.fps, (w, h))
+                self.writer = self._cls(self.tmp, self.fps, (w, h), fd=fd)
             self.writer.write(frame)
         except SinkError:
             raise
@@ -295,19 +266,58 @@ class TracksSink(Sink):
                 pass
 
 
+def snapshot_name(rec, taken: set[str] | None = None) -> str:
+    """``<frame>_<kind>[_<zone>][_<id>].jpg`` for an event record, with ``_2``, ``_3``... when
+    ``taken`` already holds the name (two events of one frame and kind keep both pictures)."""
+    parts = [f"{rec.start_frame:06d}", rec.kind]
+    if rec.zone:
+        parts.append(str(rec.zone))
+    if rec.instant and rec.ids:
+        parts.append(str(rec.ids[0]))
+    stem = "_".join(parts).replace("/", "_").replace(" ", "_")
+    name, n = f"{stem}.jpg", 1
+    while taken is not None and name in taken:
+        n += 1
+        name = f"{stem}_{n}.jpg"
+    if taken is not None:
+        taken.add(name)
+    return name
+
+
+def snapshot_image(rec, zones=()) -> np.ndarray | None:
+    """The overlay of an event's peak frame with the object it is about highlighted."""
+    if rec.peak is None:
+        return None
+    sample, boxes = rec.peak
+    return overlay(sample, zones=zones, highlight=boxes)
+
+
 class EventsSink(Sink):
     """Events as JSON lines, flushed one whole line at a time, so a log that runs for days
-    can be followed (``tail -F``) and nothing written is lost.
+    can be followed (``tail -F``) and nothing written is lost. Each run starts a new file
+    (created under a temporary name, then renamed over the previous run's: never appended
+    to, never written through a link).
 
-    Each run starts a new file (created under a temporary name, then renamed over the
-    previous run's: never appended to, never written through a link). With ``snapshots``,
-    each event also saves the overlay of its frame as ``<snapshots>/<frame>_<event>.jpg``.
+    Each line is the event as the stage wrote it with the frame's stream ``time`` and
+    ``wall`` clock (:func:`classicseg.io.events.stamp`). A motion event has a ``start`` line
+    and an ``end`` line (span, peak, track ids); one left open when the run ends gets its
+    ``end`` line at the close. With ``snapshots``, every event gets one picture of its peak
+    frame (an instant event: its frame) with the object highlighted, zones and track ids
+    drawn, under its own name (:func:`snapshot_name`), named in its last line. With ``clips``
+    (a folder), every event is also recorded as an H.264 clip from ``pre_capture`` seconds
+    before it to ``post_capture`` after (:class:`classicseg.io.clips.ClipRecorder`), named in
+    its lines: the events-only output of a long run.
     """
 
-    def __init__(self, path, snapshots=None, out=None) -> None:
+    def __init__(self, path, snapshots=None, zones=(), clips=None, pre_capture: float = 2.0,
+                 post_capture: float = 3.0, fps: float = 25.0, out=None) -> None:
+        from classicseg.io.clips import ClipRecorder
+        from classicseg.io.events import EventTracker
+
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
         self.snapshots = ensure_writable_dir(snapshots) if snapshots else None
+        self.zones = list(zones)
         self.out = out
         _claim_if_inside(out, self.path)
         fd, tmp = create_temp(self.path)
@@ -319,34 +329,86 @@ class EventsSink(Sink):
             raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self.f = open(fd, "w", encoding="utf-8", buffering=1)
         self.count = 0
+        self.taken: set[str] = set()
+        self.sample = None
+        self.tracker = EventTracker(self._opened, self._closed, keep_peak=self.snapshots is not None, fps=fps)
+        self.fps = fps
+        if clips is not None and out is not None:
+            _claim_if_inside(out, Path(clips))
+        self.clips = ClipRecorder(ensure_writable_dir(clips), fps, pre_capture, post_capture) if clips else None
 
-    def write(self, sample: Sample) -> None:
-        events = sample.data.get("events")
-        if not events:
-            return
-        for e in events:
-            try:
-                self.f.write(json.dumps(e, default=_jsonable) + "\n")
-            except OSError as exc:
-                raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-            self.count += 1
-            if self.snapshots is not None:
+    def _line(self, e: dict) -> None:
+        from classicseg.io.events import stamp
+
+        try:
+            self.f.write(json.dumps(stamp(e, self.sample), default=_jsonable) + "\n")
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.count += 1
+
+    def _opened(self, rec, e) -> None:
+        if self.clips is not None:
+            clip = self.clips.start(f"{rec.start_frame:06d}_{rec.kind}")
+            rec.clip = f"clips/{clip.name}" if clip is not None else None
+        if not rec.instant:
+            self._line({**e, "clip": rec.clip} if rec.clip else e)
+
+    def _closed(self, rec, e) -> None:
+        if self.snapshots is not None:
+            img = snapshot_image(rec, self.zones)
+            if img is not None:
                 from classicseg.io.images import write_image
 
-                write_image(_claim_if_inside(self.out, self.snapshots / f"{e['frame']:06d}_{e['event']}.jpg"),
-                            overlay(sample))
+                name = snapshot_name(rec, self.taken)
+                write_image(_claim_if_inside(self.out, self.snapshots / name), img)
+                rec.snapshot = f"snapshots/{name}"
+        if e is None:  # the run ended with the event open
+            from classicseg.io.events import iso_time
+
+            e = {"frame": rec.end_frame, "event": "end", "kind": rec.kind, "key": rec.key, "start_frame":
+                 rec.start_frame, "start_time": rec.start_time, "end_frame": rec.end_frame, "end_time": rec.end_time,
+                 "peak_share": rec.peak_share, "ids": rec.ids, "closed": "end of input",
+                 "end_wall": iso_time(rec.end_wall)}
+            if rec.zone:
+                e["zone"] = rec.zone
+        e = dict(e)
+        for k in ("snapshot", "clip"):
+            if getattr(rec, k):
+                e[k] = getattr(rec, k)
+        self._line(e)
+
+    def write(self, sample: Sample) -> None:
+        self.sample = sample
+        if sample.data.get("events") or sample.data.get("active"):
+            self.tracker.update(sample)
+        if self.clips is not None:
+            t = sample.time if sample.time is not None else sample.index / self.fps
+            self.clips.feed(sample.image, t, bool(self.tracker.open or sample.data.get("events")))
 
     def close(self) -> None:
+        if self.sample is not None:
+            self.tracker.finish()
         try:
             self.f.close()
         except OSError as exc:
             raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        if self.clips is not None:
+            self.clips.stop()
+            self.clips.join()
 
     def abort(self) -> None:
+        try:
+            if self.sample is not None:
+                self.tracker.finish()
+        except Exception:  # noqa: BLE001 - a sink never raises from abort
+            pass
         try:
             self.f.close()
         except OSError:
             pass
+        if self.clips is not None:
+            self.clips.stop()  # what was recorded is complete footage: keep it
+            self.clips.join()
 
 
 def write_json(path, obj) -> None:

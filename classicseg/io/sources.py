@@ -32,7 +32,8 @@ from classicseg.types import Sample
 log = logging.getLogger("classicseg")
 
 _TRAILING_INT = re.compile(r"(\d+)$")
-_CAPTURE_ONLY = ("open_timeout_ms", "read_timeout_ms", "reconnect", "reconnect_delay_s", "give_up_after_s")
+_CAPTURE_ONLY = ("open_timeout_ms", "read_timeout_ms", "reconnect", "reconnect_delay_s", "give_up_after_s",
+                 "realtime", "loop")
 _STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 
@@ -60,6 +61,8 @@ class Source:
     prefetch: int = 8
     #: live mode: keep only the newest frame when processing falls behind
     live: bool = False
+    #: live mode: frames that may wait before the oldest is dropped
+    live_buffer: int = 1
     #: the latest warnings (bounded: a source may run for days)
     warnings: deque = field(default_factory=lambda: deque(maxlen=100))
     #: frames skipped because they could not be decoded
@@ -68,6 +71,8 @@ class Source:
     dropped: int = 0
     #: times a camera or stream was reopened after a failure or a stall
     reconnects: int = 0
+    #: set from another thread to end the iteration at the next frame (or while waiting for one)
+    stop: threading.Event | None = None
     #: reader threads started by iteration, stopped by :meth:`close`
     _readers: list = field(default_factory=list, init=False, repr=False, compare=False)
     #: set when the current iteration ends (its iterator closed or dropped), by :meth:`close` and
@@ -98,11 +103,30 @@ class Source:
         self.warnings.append(msg)
         log.warning(msg)
 
+    def _clock(self) -> Callable[[int], float | None]:
+        """``stream_time(index)``: frame / fps for files, seconds since the first frame for
+        cameras and streams (their frame rate is a promise, not a clock), None without either."""
+        if self.kind in ("camera", "stream"):
+            t0 = []
+
+            def since_open(_index: int) -> float:
+                now = time.monotonic()
+                if not t0:
+                    t0.append(now)
+                return now - t0[0]
+
+            return since_open
+        fps = self.fps
+        return (lambda index: index / fps) if fps else (lambda index: None)
+
     def _samples(self) -> Iterator[Sample]:
         bad_run = 0
         shape = None
         index = 0
+        clock = None
         for stem, frame in self._frames():
+            if clock is None:
+                clock = self._clock()
             if frame is None:
                 bad_run += 1
                 self.skipped += 1
@@ -130,7 +154,7 @@ class Source:
                     f"{self.name}: frame {stem} is {frame.shape[1]}x{frame.shape[0]} but earlier frames are "
                     f"{shape[1]}x{shape[0]}"
                 )
-            yield Sample(index, stem, frame)
+            yield Sample(index, stem, frame, time=clock(index), wall=time.time())
             index += 1
         if index == 0:
             raise SourceError(f"{self.name}: no frame could be read from {self.path or self.name}")
@@ -140,9 +164,9 @@ class Source:
         _STOPS.add(stop)
         it = self._samples()
         if self.live:
-            reader = _prefetched(it, 1, on_drop=self._dropped, stop=stop)
-        elif self.prefetch > 0:
-            reader = _prefetched(it, self.prefetch, stop=stop)
+            reader = _prefetched(it, self.live_buffer, on_drop=self._dropped, stop=stop, until=self.stop)
+        elif self.prefetch > 0 or self.stop is not None:
+            reader = _prefetched(it, max(self.prefetch, 1), stop=stop, until=self.stop)
         else:
             return it
         # held weakly: an iterator its consumer drops is collected, which stops its reader thread
@@ -251,12 +275,15 @@ def _stop_readers() -> None:
 
 
 def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = None,
-                stop: threading.Event | None = None) -> Iterator:
+                stop: threading.Event | None = None, until: threading.Event | None = None) -> Iterator:
     """Run ``it`` in a reader thread, ``depth`` items ahead (decoding releases the GIL).
 
     With ``on_drop`` the queue keeps only the newest items: when the consumer falls
     behind, the oldest waiting item is discarded and ``on_drop()`` is called (live
-    work on a camera or stream, where the latest frame matters most).
+    work on a camera or stream, where the latest frame matters most). ``stop`` ends the
+    reader (set when the iteration ends, by ``close`` and at interpreter exit); with ``until``
+    (a caller's stop request) the iteration ends once that is set, also while waiting for a
+    frame that does not come.
     """
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
@@ -294,7 +321,17 @@ def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = N
     t.start()
     try:
         while True:
-            item = q.get()
+            if until is None:
+                item = q.get()
+            else:
+                try:
+                    item = q.get(timeout=0.2)
+                except queue.Empty:
+                    if until.is_set():
+                        return
+                    continue
+                if until.is_set():
+                    return
             if item is done:
                 return
             if isinstance(item, BaseException):
@@ -388,7 +425,12 @@ class CaptureSource(Source):
     reconnect_delay_s: float = 1.0
     #: give up when no frame came for this long (None: keep trying for ever)
     give_up_after_s: float | None = None
+    #: video files: hand out frames no faster than the file's frame rate (as a camera would)
+    realtime: bool = False
+    #: video files: start again from the first frame at the end (frame numbers go on)
+    loop: bool = False
     _cap: object = None
+    _file_frames: int | None = None
 
     def _open(self):
         if isinstance(self.target, int):
@@ -412,7 +454,8 @@ class CaptureSource(Source):
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and fps > 0 else None
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.length = n if self.kind == "video" and n > 0 else None
+        self._file_frames = n if self.kind == "video" and n > 0 else None
+        self.length = None if self.loop else self._file_frames
         return cap
 
     def _reopen(self, last_frame_at: float):
@@ -425,8 +468,11 @@ class CaptureSource(Source):
             if self.give_up_after_s is not None and waited >= self.give_up_after_s:
                 raise SourceError(f"{self.name}: no frame for {waited:.0f} s and it cannot be reopened; giving up")
             self._warn(f"{self.name}: {self.kind} stalled or lost; reconnecting in {delay:g} s")
-            if self._closing.wait(delay):  # closed (or the interpreter is exiting): stop trying
-                raise SourceError(f"{self.name}: closed while reconnecting")
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:  # closed, exiting or asked to stop: no more reconnecting
+                if self._closing.wait(min(0.2, max(deadline - time.monotonic(), 0.0))) or (
+                        self.stop is not None and self.stop.is_set()):
+                    raise SourceError(f"{self.name}: closed while reconnecting")
             try:
                 cap = self._open()
             except SourceError:
@@ -440,14 +486,23 @@ class CaptureSource(Source):
         cap = self._cap if self._cap is not None else self._open()
         self._cap = None  # a second iteration opens the target again
         live_device = self.kind in ("camera", "stream") and self.reconnect
+        pace = 1.0 / self.fps if self.realtime and self.kind == "video" and self.fps else None
         try:
             number = 0
+            in_pass = 0  # frames read since the file was (re)opened
             last_frame_at = time.monotonic()
             while True:
                 ok, frame = cap.read()
                 if ok:
                     number += 1
-                    last_frame_at = time.monotonic()
+                    in_pass += 1
+                    if pace is not None:
+                        wait = last_frame_at + pace - time.monotonic()
+                        if wait > 0:
+                            time.sleep(wait)
+                        last_frame_at = max(last_frame_at + pace, time.monotonic() - pace)
+                    else:
+                        last_frame_at = time.monotonic()
                     yield f"{number:06d}", frame
                     continue
                 if live_device:  # the model lives on in the pipeline; only the device is reopened
@@ -455,12 +510,18 @@ class CaptureSource(Source):
                     cap = self._reopen(last_frame_at)
                     continue
                 # a failed read inside the known length is a corrupt frame, past it the end
-                if self.length is not None and number + 1 < self.length:
+                if self._file_frames is not None and in_pass + 1 < self._file_frames:
                     number += 1
+                    in_pass += 1
                     yield f"{number:06d}", None
                     continue
                 if number == 0 and self.skipped == 0:
                     raise SourceError(f"{self.name}: video has no frames: {self.target}")
+                if self.loop and self.kind == "video" and in_pass > 0:
+                    cap.release()
+                    cap = self._open()
+                    in_pass = 0
+                    continue
                 return
         finally:
             cap.release()

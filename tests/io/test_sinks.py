@@ -107,7 +107,7 @@ def test_video_sink_codecs(tmp_path, codec):
 def test_video_sink_falls_back_without_pyav(tmp_path, monkeypatch):
     import classicseg.io.sinks as sinks
 
-    monkeypatch.setattr(sinks, "_have_pyav", lambda: False)
+    monkeypatch.setattr(sinks, "have_pyav", lambda: False)
     assert "mp4v" in VideoSink(tmp_path / "a.mp4").codec
     with pytest.raises(SinkError, match="H.264 output needs PyAV"):
         VideoSink(tmp_path / "b.mp4", codec="h264")

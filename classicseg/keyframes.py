@@ -35,34 +35,48 @@ from classicseg.io.masks import check_init_mask, read_init_mask
 from classicseg.stages.vos.ids import assign_ids
 from classicseg.types import Sample
 
-__all__ = ["find_keyframe_files", "load_keyframes", "init_stage", "Keyframed", "FrameResult", "frame_uncertainty",
+__all__ = ["find_keyframe_files", "load_keyframes", "resolve_keyframes", "init_stage", "Keyframed", "FrameResult", "frame_uncertainty",
            "run_keyframes", "run_with_keyframes", "seed_from_prior",
            "prior_to_ids"]
 
 
-def find_keyframe_files(folder) -> dict[int, Path]:
-    """Frame number -> PNG of a keyframe folder (the number that ends each file's stem).
+def find_keyframe_files(folder, seeds: bool = False) -> dict[int, Path] | dict[int, dict[str, Path]]:
+    """Frame number -> mask PNG of a keyframe folder (the number that ends each file's stem).
+
+    With ``seeds``: frame number -> ``{kind: path}`` for every keyframe file, ``kind`` one of
+    ``mask`` (``<frame>.png``), ``scribbles`` (``<frame>.scribbles.png``) and ``seeds``
+    (``<frame>.json``, a list of boxes and clicks); see :mod:`classicseg.io.seeds`.
 
     Raises
     ------
     SourceError
-        Missing folder, no PNG, a file without a number, two files for one number.
+        Missing folder, no keyframe file, a file without a number, two files of one kind
+        for one number.
     """
+    from classicseg.io.seeds import keyframe_kind
+
     folder = Path(folder)
     if not folder.is_dir():
         raise SourceError(f"keyframe folder not found: {folder}")
-    files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".png"), key=natural_key)
-    if not files:
-        raise SourceError(f"no keyframe PNGs in {folder}")
-    out: dict[int, Path] = {}
-    for p in files:
-        n = trailing_number(p.stem)
+    found: dict[int, dict[str, Path]] = {}
+    for p in sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=natural_key):
+        kind = keyframe_kind(p)
+        if kind is None or (not seeds and kind[0] != "mask"):
+            continue
+        n = trailing_number(kind[1])
         if n is None:
             raise SourceError(f"keyframe {p}: no frame number in its name (name it like the frame, e.g. 00042.png)")
-        if n in out:
-            raise SourceError(f"keyframes {out[n].name} and {p.name} are both frame {n}")
-        out[n] = p
-    return out
+        have = found.setdefault(n, {})
+        if kind[0] in have:
+            raise SourceError(f"keyframes {have[kind[0]].name} and {p.name} are both frame {n}")
+        have[kind[0]] = p
+    if not found:
+        raise SourceError(f"no keyframe PNGs in {folder}" if not seeds else
+                          f"no keyframe files in {folder} (masks NNNNN.png, scribbles NNNNN.scribbles.png, "
+                          f"boxes/clicks NNNNN.json)")
+    if seeds:
+        return found
+    return {n: kinds["mask"] for n, kinds in found.items()}
 
 
 def _frame_numbers(names: list[str]) -> list[int]:
@@ -70,6 +84,11 @@ def _frame_numbers(names: list[str]) -> list[int]:
     if any(n is None for n in nums) or len(set(nums)) != len(nums):
         return list(range(len(names)))  # no usable numbers: 0-based positions
     return nums
+
+
+def _positions(names: list[str]) -> dict[int, int]:
+    """Frame number -> 0-based position (see :func:`load_keyframes`)."""
+    return {n: i for i, n in enumerate(_frame_numbers(names))}
 
 
 def load_keyframes(files: dict[int, Path], names: list[str], shape: tuple[int, int]) -> dict[int, np.ndarray]:
@@ -98,7 +117,7 @@ def load_keyframes(files: dict[int, Path], names: list[str], shape: tuple[int, i
         A number past the input's frames, a mask of another size, a mask with no object.
     """
     numbers = _frame_numbers(names)
-    where = {n: i for i, n in enumerate(numbers)}
+    where = _positions(names)
     out: dict[int, np.ndarray] = {}
     for n, path in sorted(files.items()):
         if n not in where:
@@ -106,6 +125,49 @@ def load_keyframes(files: dict[int, Path], names: list[str], shape: tuple[int, i
                               f"are numbered {numbers[0]}..{numbers[-1]})")
         out[where[n]] = read_init_mask(path, shape)
     return out
+
+
+def resolve_keyframes(path, frames: list[tuple[str, np.ndarray]], method: str = "grabcut") -> dict[int, np.ndarray]:
+    """Keyframes of any kind as frame position -> ids.
+
+    ``path`` is a keyframe folder (:func:`find_keyframe_files` with ``seeds``: a frame's
+    scribbles and boxes/clicks correct its mask when the folder has one, and give a mask
+    by themselves when not, :func:`~classicseg.stages.vos.seeds.seed_ids`) or an
+    annotation file: COCO ``.json``, CVAT for video ``.xml`` (masks) or MOT ``.txt``
+    (boxes, segmented by GrabCut), see :mod:`classicseg.io.formats`.
+    """
+    from classicseg.io.seeds import Seeds, read_scribbles, read_seed_json
+    from classicseg.stages.vos.seeds import seed_ids
+
+    names = [n for n, _ in frames]
+    shape = frames[0][1].shape[:2]
+    path = Path(path)
+    if path.is_file():
+        from classicseg.io.formats import read_annotations
+
+        got = read_annotations(path, names, shape)
+        if not got:
+            raise SourceError(f"{path.name}: no annotation in it")
+        return {k: seed_ids(frames[k][1], v, method=method) if isinstance(v, Seeds) else v
+                for k, v in sorted(got.items())}
+    found = find_keyframe_files(path, seeds=True)
+    masks = load_keyframes({n: k["mask"] for n, k in found.items() if "mask" in k}, names, shape)
+    seeded = {n: k for n, k in found.items() if "scribbles" in k or "seeds" in k}
+    if seeded:
+        where = _positions(names)
+        for n, kinds in sorted(seeded.items()):
+            what = ", ".join(p.name for p in kinds.values())
+            if n not in where:
+                raise SourceError(f"keyframe {what}: no frame numbered {n} in the input ({len(names)} frames)")
+            pos = where[n]
+            seeds = read_seed_json(kinds["seeds"]) if "seeds" in kinds else Seeds()
+            if "scribbles" in kinds:
+                seeds.scribbles = read_scribbles(kinds["scribbles"], shape)
+            try:
+                masks[pos] = seed_ids(frames[pos][1], seeds, base=masks.get(pos), method=method)
+            except ClassicsegError as exc:
+                raise type(exc)(f"keyframe {what}: {exc}") from None
+    return masks
 
 
 def init_stage(pipe):
@@ -393,8 +455,10 @@ def run_keyframes(pipe, frames: list[tuple[str, np.ndarray]], keyframes: dict[in
 
 def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_mask=None, prior=None,
                        merge: str = "nearest", sinks=(), progress=None):
-    """``classicseg run --keyframes DIR``: read the frames, the keyframes (and ``init_mask``,
-    a file or ids, as keyframe 0 unless DIR has frame 0), run :func:`run_keyframes`, write ``sinks``.
+    """``classicseg run --keyframes DIR|FILE``: read the frames, the keyframes
+    (:func:`resolve_keyframes`; and ``init_mask``, a file, ids or
+    :class:`~classicseg.io.seeds.Seeds`, as keyframe 0 unless DIR has frame 0), run
+    :func:`run_keyframes`, write ``sinks``.
 
     On an error every sink is aborted; masks already written stay (each is written
     atomically). Returns a :class:`~classicseg.pipeline.RunStats`.
@@ -405,15 +469,26 @@ def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_
     from classicseg.pipeline import RunStats, finishing
 
     t0 = time.perf_counter()
-    files = find_keyframe_files(keyframe_dir)
+    keyframe_dir = Path(keyframe_dir)
+    if not keyframe_dir.is_file():
+        find_keyframe_files(keyframe_dir, seeds=True)  # a bad folder fails before the frames are read
+    elif not keyframe_dir.exists():
+        raise SourceError(f"keyframes not found: {keyframe_dir}")
     frames = [(s.name, s.image) for s in (islice(source, max_frames) if max_frames else source)]
     t_read = time.perf_counter() - t0
     if not frames:
         raise SourceError(f"{source.name}: no frames")
     shape = frames[0][1].shape[:2]
-    keys = load_keyframes(files, [n for n, _ in frames], shape)
+    keys = resolve_keyframes(keyframe_dir, frames)
     if init_mask is not None and 0 not in keys:
-        init = read_init_mask(init_mask, shape) if isinstance(init_mask, (str, Path)) else np.asarray(init_mask)
+        from classicseg.io.seeds import Seeds
+
+        if isinstance(init_mask, Seeds):
+            from classicseg.stages.vos.seeds import seed_ids
+
+            init = seed_ids(frames[0][1], init_mask)
+        else:
+            init = read_init_mask(init_mask, shape) if isinstance(init_mask, (str, Path)) else np.asarray(init_mask)
         check_init_mask(init, shape, "init mask")
         keys[0] = init
     stats = RunStats(read_seconds=t_read)

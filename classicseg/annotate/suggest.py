@@ -36,7 +36,7 @@ import numpy as np
 from classicseg.errors import ClassicsegError
 
 __all__ = ["Video", "embed", "transition_costs", "expected_errors", "correction_gains", "novelty", "suggest",
-           "NOVELTY_WEIGHT", "BASE_DRIFT"]
+           "load_video", "suggest_folders", "NOVELTY_WEIGHT", "BASE_DRIFT"]
 
 #: Drift every frame adds whatever the cues say (so that distance alone counts).
 BASE_DRIFT = 0.02
@@ -266,3 +266,90 @@ def suggest(videos: list[Video], budget: int, novelty_weight: float = NOVELTY_WE
         picks.append(best)
         labelled[best[0]].add(best[1])
     return picks
+
+
+# --------------------------------------------------------------------------- folders
+def _sequence_dirs(input_root, masks_root) -> list[tuple[str, object, object]]:
+    """``(name, frames folder, masks folder)``: the folders themselves when ``input_root``
+    holds frames, else every sub-folder (at any depth) of ``input_root`` holding frames
+    whose relative path exists under ``masks_root``."""
+    from pathlib import Path
+
+    from classicseg.io.images import IMAGE_EXTS
+
+    inp, msk = Path(input_root), Path(masks_root)
+    if not inp.exists():
+        raise ClassicsegError(f"suggest: input not found: {inp}")
+    if not msk.is_dir():
+        raise ClassicsegError(f"suggest: masks folder not found: {msk}")
+
+    def has_frames(d):
+        return any(p.suffix.lower() in IMAGE_EXTS for p in d.iterdir() if p.is_file())
+
+    if inp.is_file() or has_frames(inp):
+        return [(inp.stem if inp.is_file() else inp.name, inp, msk)]
+    out = []
+    for d in sorted(p for p in inp.rglob("*") if p.is_dir()):
+        rel = d.relative_to(inp)
+        if has_frames(d) and (msk / rel).is_dir():
+            out.append((str(rel), d, msk / rel))
+    if not out:
+        raise ClassicsegError(f"suggest: no folder of frames under {inp} with masks under {msk}")
+    return out
+
+
+def load_video(frames_path, masks_path, labelled=None, name: str = "") -> tuple[Video, list[str]]:
+    """Read a video's frames and predicted masks (named like the frames) and compute its
+    :class:`Video`; returns it and the frames' names."""
+    from pathlib import Path
+
+    from classicseg.io.masks import read_indexed_mask
+    from classicseg.io.sources import open_source
+
+    src = open_source(str(frames_path), prefetch=0)
+    try:
+        frames = [(s.name, s.image) for s in src]
+    finally:
+        src.close()
+    if not frames:
+        raise ClassicsegError(f"suggest: no frames in {frames_path}")
+    masks = []
+    for n, img in frames:
+        p = Path(masks_path) / f"{n}.png"
+        if not p.is_file():
+            raise ClassicsegError(f"suggest: no mask {p.name} in {masks_path} for frame {n}")
+        masks.append(read_indexed_mask(p))
+    emb = np.stack([embed(f) for _, f in frames])
+    costs = transition_costs([f for _, f in frames], masks, embeddings=emb)
+    lab = set(labelled) if labelled else {0}
+    bad = sorted(k for k in lab if not 0 <= k < len(frames))
+    if bad:
+        raise ClassicsegError(f"suggest: labelled frame {bad[0]} does not exist ({len(frames)} frames: "
+                              f"0..{len(frames) - 1})")
+    return Video(costs, emb, lab, name), [n for n, _ in frames]
+
+
+def suggest_folders(input_root, masks_root, budget: int, labelled=None) -> tuple[list[dict], int]:
+    """``classicseg suggest``: the ``budget`` frames to correct next across one video or a
+    folder of videos, best first, as ``{"video", "frame" (0-based position), "name"}``, and
+    the number of videos.
+
+    The budget is checked against the frame count before any flow is computed."""
+    from classicseg.io.images import IMAGE_EXTS
+
+    seqs = _sequence_dirs(input_root, masks_root)
+    if budget < 1:
+        raise ClassicsegError(f"budget must be at least 1, got {budget}")
+    total = 0
+    for _, d, _ in seqs:
+        total += sum(1 for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS) if d.is_dir() else budget + 1
+    if budget >= total:  # one frame per video is taken as annotated
+        raise ClassicsegError(f"budget {budget} is larger than the video: {total} frames "
+                              f"({total - len(seqs)} not yet annotated)")
+    videos, names = [], []
+    for name, d, m in seqs:
+        v, n = load_video(d, m, labelled if len(seqs) == 1 else None, name)
+        videos.append(v)
+        names.append(n)
+    picks = [{"video": videos[i].name, "frame": k, "name": names[i][k]} for i, k in suggest(videos, budget)]
+    return picks, len(videos)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import cv2
@@ -38,7 +39,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
     previous content (or nothing) in place.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")  # one per writer thread
     try:
         with open(tmp, "wb") as f:
             f.write(data)

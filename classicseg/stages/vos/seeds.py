@@ -75,7 +75,8 @@ def seed_mask(image, box: tuple[int, int, int, int] | None = None, fg: np.ndarra
     method : {"grabcut", "random_walker"}
         GrabCut, or a random walker on the same seeds (no colour model: a pixel takes the
         label whose strokes a walk from it reaches first; the box's border and, with
-        ``base``, the pixels out of reach are its background/object seeds).
+        ``base``, the pixels out of reach are its background/object seeds). The walker
+        needs an object stroke: a box alone is always cut by GrabCut.
     beta : float
         Random walker: edge weights ``exp(-beta * |dI|^2 / (10 std(I)))`` (scikit-image).
 
@@ -137,7 +138,7 @@ def seed_mask(image, box: tuple[int, int, int, int] | None = None, fg: np.ndarra
         free &= inside
     gc[bg] = cv2.GC_BGD
     gc[fg] = cv2.GC_FGD
-    if method == "random_walker":
+    if method == "random_walker" and (gc == cv2.GC_FGD).any():
         return _walk(image, gc, free, beta)
     known_fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
     known_bg = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
@@ -188,10 +189,11 @@ def _walk(image, gc: np.ndarray, free: np.ndarray, beta: float) -> np.ndarray:
         labels[:, [0, -1]] = np.where(labels[:, [0, -1]] == 1, 1, 2)
     y0, y1, x0, x1 = _work_box(free, (h, w))
     sub = labels[y0:y1, x0:x1].copy()
-    edge = np.zeros(sub.shape, bool)
-    edge[[0, -1], :] = edge[:, [0, -1]] = True
-    pr = gc[y0:y1, x0:x1]
-    sub[edge & (sub == 0)] = np.where(pr[edge & (sub == 0)] == cv2.GC_PR_FGD, 1, 2)
+    if (y1 - y0, x1 - x0) != (h, w):  # a crop: its border takes the label the pixels start with
+        edge = np.zeros(sub.shape, bool)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        todo = edge & (sub == 0)
+        sub[todo] = np.where(gc[y0:y1, x0:x1][todo] == cv2.GC_PR_FGD, 1, 2)
     out = labels == 1
     if (sub == 0).any() and (sub == 1).any() and (sub == 2).any():
         lab = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_BGR2LAB).astype(np.float64)

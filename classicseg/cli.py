@@ -115,7 +115,8 @@ def run(preset, config_file, sets, input_, output, overlay, init_mask, init_boxe
         from classicseg.io.seeds import Seeds, parse_box, read_scribbles
 
         seeds = Seeds(boxes=[(i + 1, parse_box(b)) for i, b in enumerate(init_boxes)],
-                      scribbles=read_scribbles(init_scribbles) if init_scribbles else None)
+                      scribbles=read_scribbles(init_scribbles) if init_scribbles else None,
+                      origin=f"--init-scribbles {init_scribbles}" if init_scribbles else "--init-box")
     req = session.Request(
         input=input_, preset=preset, config=config_file, sets=tuple(sets), backend=backend, output=output,
         overlay=overlay, events=events, snapshots=snapshots, init_mask=init_mask, init_seeds=seeds,

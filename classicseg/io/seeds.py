@@ -45,6 +45,7 @@ class Seeds:
     boxes: list[tuple[int, tuple[int, int, int, int]]] = field(default_factory=list)
     clicks: list[tuple[int, int, int, bool]] = field(default_factory=list)
     scribbles: np.ndarray | None = None
+    origin: str = "seeds"  #: how error messages name them (a file, an option)
 
     def __bool__(self) -> bool:
         return bool(self.boxes or self.clicks or (self.scribbles is not None and self.scribbles.any()))
@@ -57,11 +58,12 @@ class Seeds:
             found |= {int(v) for v in np.unique(self.scribbles) if 0 < v < BACKGROUND}
         return sorted(found)
 
-    def check(self, shape: tuple[int, int], what: str = "seeds") -> "Seeds":
+    def check(self, shape: tuple[int, int], what: str | None = None) -> "Seeds":
         """Raise :class:`~classicseg.errors.ClassicsegError` for a box of zero size or
         outside a frame of ``shape`` ``(H, W)``, a click outside it, an id out of 1..254,
         or scribbles of another size; returns the seeds with boxes clipped to the frame."""
         h, w = shape
+        what = what or self.origin
         boxes = []
         for oid, (x, y, bw, bh) in self.boxes:
             text = f"{x},{y},{bw},{bh}"
@@ -81,7 +83,7 @@ class Seeds:
         if self.scribbles is not None and self.scribbles.shape != (h, w):
             sh = self.scribbles.shape
             raise ClassicsegError(f"{what}: scribbles are {sh[1]}x{sh[0]} but the frames are {w}x{h}")
-        return Seeds(boxes, list(self.clicks), self.scribbles)
+        return Seeds(boxes, list(self.clicks), self.scribbles, self.origin)
 
 
 def parse_box(text: str) -> tuple[int, int, int, int]:

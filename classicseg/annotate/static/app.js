@@ -71,7 +71,10 @@ function toImage(ev) {
 async function act(label, fn) {
   if (S.busy) return;
   S.busy = true; status(label + "...");
-  try { const out = await fn(); await refreshState(); await showFrame(S.frame); status(label + ": done");
+  try { const out = await fn(); await refreshState(); await showFrame(S.frame);
+        status(label + ": done" + (out && out.recomputed !== undefined ?
+                                   ` (${out.recomputed} frames in ${out.seconds} s)` : "") +
+               (out && out.path ? ` -> ${out.path}` : ""));
         document.body.dataset.last = label; return out; }
   catch (e) { status(label + ": " + e.message); document.body.dataset.error = e.message; }
   finally { S.busy = false; }
@@ -112,11 +115,7 @@ document.querySelectorAll("button.tool").forEach((b) => b.addEventListener("clic
   document.querySelectorAll("button.tool").forEach((o) => o.classList.toggle("on", o === b));
 }));
 $("undo").onclick = () => act("undo", () => api("/api/undo", {}));
-$("propagate").onclick = () => act("propagate", async () => {
-  const out = await api("/api/propagate", {});
-  status(`propagate: ${out.recomputed} frames in ${out.seconds} s`);
-  return out;
-});
+$("propagate").onclick = () => act("propagate", () => api("/api/propagate", {}));
 $("save").onclick = () => act("save", () => api("/api/save", { format: $("format").value }));
 $("prev").onclick = () => showFrame(S.frame - 1);
 $("next").onclick = () => showFrame(S.frame + 1);

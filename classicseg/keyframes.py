@@ -127,6 +127,17 @@ def load_keyframes(files: dict[int, Path], names: list[str], shape: tuple[int, i
     return out
 
 
+def other_frame(frames: list[tuple[str, np.ndarray]], k: int) -> np.ndarray | None:
+    """The frame :data:`~classicseg.stages.vos.seeds.MOTION_GAP` after ``k`` (else before it)
+    that tells which pixels of a box move with the object."""
+    from classicseg.stages.vos.seeds import MOTION_GAP
+
+    for j in (k + MOTION_GAP, k - MOTION_GAP, len(frames) - 1, 0):
+        if 0 <= j < len(frames) and j != k:
+            return frames[j][1]
+    return None
+
+
 def resolve_keyframes(path, frames: list[tuple[str, np.ndarray]], method: str = "grabcut") -> dict[int, np.ndarray]:
     """Keyframes of any kind as frame position -> ids.
 
@@ -139,6 +150,9 @@ def resolve_keyframes(path, frames: list[tuple[str, np.ndarray]], method: str = 
     from classicseg.io.seeds import Seeds, read_scribbles, read_seed_json
     from classicseg.stages.vos.seeds import seed_ids
 
+    def seed(k, seeds, base=None):
+        return seed_ids(frames[k][1], seeds, base=base, method=method, other=other_frame(frames, k))
+
     names = [n for n, _ in frames]
     shape = frames[0][1].shape[:2]
     path = Path(path)
@@ -148,8 +162,7 @@ def resolve_keyframes(path, frames: list[tuple[str, np.ndarray]], method: str = 
         got = read_annotations(path, names, shape)
         if not got:
             raise SourceError(f"{path.name}: no annotation in it")
-        return {k: seed_ids(frames[k][1], v, method=method) if isinstance(v, Seeds) else v
-                for k, v in sorted(got.items())}
+        return {k: seed(k, v) if isinstance(v, Seeds) else v for k, v in sorted(got.items())}
     found = find_keyframe_files(path, seeds=True)
     masks = load_keyframes({n: k["mask"] for n, k in found.items() if "mask" in k}, names, shape)
     seeded = {n: k for n, k in found.items() if "scribbles" in k or "seeds" in k}
@@ -164,7 +177,7 @@ def resolve_keyframes(path, frames: list[tuple[str, np.ndarray]], method: str = 
             if "scribbles" in kinds:
                 seeds.scribbles = read_scribbles(kinds["scribbles"], shape)
             try:
-                masks[pos] = seed_ids(frames[pos][1], seeds, base=masks.get(pos), method=method)
+                masks[pos] = seed(pos, seeds, masks.get(pos))
             except ClassicsegError as exc:
                 raise type(exc)(f"keyframe {what}: {exc}") from None
     return masks
@@ -486,7 +499,7 @@ def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_
         if isinstance(init_mask, Seeds):
             from classicseg.stages.vos.seeds import seed_ids
 
-            init = seed_ids(frames[0][1], init_mask)
+            init = seed_ids(frames[0][1], init_mask, other=other_frame(frames, 0))
         else:
             init = read_init_mask(init_mask, shape) if isinstance(init_mask, (str, Path)) else np.asarray(init_mask)
         check_init_mask(init, shape, "init mask")

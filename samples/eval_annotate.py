@@ -8,8 +8,9 @@ Usage::
     python samples/eval_annotate.py plot --json OUT --png docs/annotate_budget.png
 
 ``seeds``: J&F of the ``vos`` preset started from the exact first-frame mask, from the
-first frame's tight ground-truth box alone (GrabCut, :func:`classicseg.stages.vos.seeds.seed_ids`)
-and from simulated scribbles (foreground: the skeleton of the object eroded by 5 px;
+first frame's tight ground-truth box alone (GrabCut, :func:`classicseg.stages.vos.seeds.seed_ids`,
+with the box's pixels that move with the camera between frames 0 and 3 started as
+background; ``box_colour_only``: without that motion cue) and from simulated scribbles (foreground: the skeleton of the object eroded by 5 px;
 background: the skeleton of the background inside the box grown by 30 %, 15 px away from
 the object; drawn 3 px wide), by GrabCut and by the random walker.
 
@@ -17,7 +18,8 @@ the object; drawn 3 px wide), by GrabCut and by the random walker.
 frame, the ground truth there becomes a keyframe, the affected span is recomputed
 (:class:`classicseg.keyframes.Keyframed`), and so on up to 4 extra frames; against it, the
 same number of evenly spaced frames (``round(i * n / (k + 1))``, i = 1..k) and random
-frames (mean over ``--seeds`` seeds), each scored at 1, 2 and 4 extra frames. A run from a
+frames (mean over ``--seeds`` seeds; each seed draws one random order of frames 1..n-1
+and a budget of k takes its first k), each scored at 1, 2 and 4 extra frames. A run from a
 keyframe is causal, so a run computed once from a keyframe serves every set that holds
 it (the runner below caches runs by keyframe and direction; a set that needs a longer run
 than the cached one recomputes it).
@@ -51,7 +53,7 @@ from classicseg.io.seeds import BACKGROUND, Seeds  # noqa: E402
 from classicseg.keyframes import FrameResult, Keyframed  # noqa: E402
 from classicseg.metrics.davis import boundary_f, jaccard  # noqa: E402
 from classicseg.pipeline import Pipeline  # noqa: E402
-from classicseg.stages.vos.seeds import seed_ids  # noqa: E402
+from classicseg.stages.vos.seeds import MOTION_GAP, seed_ids  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("CLASSICSEG_SHARED_DATA", REPO.parent / "shared" / "data")) / "davis2016"
@@ -183,8 +185,9 @@ def cmd_seeds(args) -> dict:
         img, gt = frames[0][1], gts[0]
         inits = {"exact": gt.view(np.uint8)}
         t0 = time.perf_counter()
-        inits["box"] = seed_ids(img, Seeds(boxes=[(1, tight_box(gt))]))
+        inits["box"] = seed_ids(img, Seeds(boxes=[(1, tight_box(gt))]), other=frames[MOTION_GAP][1])
         t_box = time.perf_counter() - t0
+        inits["box_colour_only"] = seed_ids(img, Seeds(boxes=[(1, tight_box(gt))]))
         scrib = simulated_scribbles(gt)
         inits["scribbles_grabcut"] = seed_ids(img, Seeds(scribbles=scrib))
         inits["scribbles_walker"] = seed_ids(img, Seeds(scribbles=scrib), method="random_walker")
@@ -197,7 +200,8 @@ def cmd_seeds(args) -> dict:
                 row[name] = sc.sequence(preds)[2]
         out[seq] = row
         print(seq, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    names = [k for k in next(iter(out.values())) if k in ("exact", "box", "scribbles_grabcut", "scribbles_walker")]
+    names = [k for k in next(iter(out.values())) if k in ("exact", "box", "box_colour_only", "scribbles_grabcut",
+                                                          "scribbles_walker")]
     print("mean", {k: round(float(np.mean([r[k] for r in out.values()])), 4) for k in names})
     return out
 
@@ -242,14 +246,12 @@ def cmd_annotator(args) -> dict:
         for b in BUDGETS:
             ev = sorted({int(round(i * n / (b + 1))) for i in range(1, b + 1)})
             row["even"][b] = score_keys([0] + ev)[0]
-        row["random"] = {}
-        for b in BUDGETS:
-            vals = []
-            for s in range(args.seeds):
-                rng = np.random.default_rng(1000 * s + b)
-                ks = sorted(int(x) for x in rng.choice(np.arange(1, n), size=b, replace=False))
-                vals.append(score_keys([0] + ks)[0])
-            row["random"][b] = float(np.mean(vals))
+        row["random"] = {b: [] for b in BUDGETS}
+        for s in range(args.seeds):  # one random order per seed; a budget takes its first frames
+            order = np.random.default_rng(s).permutation(np.arange(1, n))
+            for b in BUDGETS:
+                row["random"][b].append(score_keys([0] + sorted(int(x) for x in order[:b]))[0])
+        row["random"] = {b: float(np.mean(v)) for b, v in row["random"].items()}
         row["seconds"] = time.perf_counter() - t0
         row["frames_computed"] = runner.frames_computed
         out[seq] = row

@@ -24,7 +24,10 @@ from classicseg.errors import ClassicsegError
 from classicseg.io.seeds import BACKGROUND, Seeds
 from classicseg.stages.vos.ids import assign_ids
 
-__all__ = ["seed_mask", "seed_ids", "clicks_to_scribbles", "click_radius"]
+__all__ = ["seed_mask", "seed_ids", "clicks_to_scribbles", "click_radius", "static_in_box", "MOTION_GAP"]
+
+#: Frames between a box's frame and the one :func:`static_in_box` compares it with.
+MOTION_GAP = 3
 
 
 def click_radius(shape: tuple[int, int]) -> int:
@@ -44,6 +47,47 @@ def clicks_to_scribbles(clicks, shape: tuple[int, int], radius: int | None = Non
     return out
 
 
+def static_in_box(image, other, box: tuple[int, int, int, int], z: float = 3.0, min_share: float = 0.1):
+    """Pixels of a box that move with the camera, not with the object: likely background.
+
+    The flow from ``image`` to ``other`` (DIS at half resolution) outside the box gives
+    the camera's motion (a RANSAC homography); inside the box, a pixel whose residual
+    motion is below the outside residuals' median + ``z`` robust deviations (+ 0.5 px)
+    moves like the background. Returns that bool mask, or None when fewer than
+    ``min_share`` of the box's pixels move on their own (a still object: motion says
+    nothing) or the camera motion cannot be fitted.
+
+    References
+    ----------
+    A. Papazoglou, V. Ferrari, "Fast Object Segmentation in Unconstrained Video", ICCV
+    2013 (motion that the camera does not explain marks the object).
+    """
+    from classicseg.stages.flow import dis
+    from classicseg.stages.motion import flow_correspondences, residual_flow
+
+    h, w = image.shape[:2]
+    x, y, bw, bh = box
+    inside = np.zeros((h, w), bool)
+    inside[y:y + bh, x:x + bw] = True
+    flow = dis(image, other, scale=0.5)
+    src, dst = flow_correspondences(flow)
+    keep = ~inside[src[:, 1].astype(int).clip(0, h - 1), src[:, 0].astype(int).clip(0, w - 1)]
+    if keep.sum() < 8:
+        return None
+    hom, _ = cv2.findHomography(src[keep], dst[keep], cv2.RANSAC, 1.5)
+    if hom is None:
+        return None
+    res, _ = residual_flow(flow, hom)
+    mag = np.hypot(res[..., 0], res[..., 1])
+    out = mag[~inside]
+    med = float(np.median(out))
+    thr = med + z * 1.4826 * float(np.median(np.abs(out - med))) + 0.5
+    static = inside & (mag < thr)
+    if np.count_nonzero(inside & ~static) < min_share * inside.sum():
+        return None
+    return static
+
+
 def _check_image(image) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -54,7 +98,7 @@ def _check_image(image) -> np.ndarray:
 def seed_mask(image, box: tuple[int, int, int, int] | None = None, fg: np.ndarray | None = None,
               bg: np.ndarray | None = None, base: np.ndarray | None = None, iterations: int = 5,
               reach: float = 0.1, method: Literal["grabcut", "random_walker"] = "grabcut",
-              beta: float = 130.0) -> np.ndarray:
+              beta: float = 130.0, static: np.ndarray | None = None) -> np.ndarray:
     """One object's mask from a box, strokes and/or a mask to correct.
 
     Parameters
@@ -79,6 +123,9 @@ def seed_mask(image, box: tuple[int, int, int, int] | None = None, fg: np.ndarra
         needs an object stroke: a box alone is always cut by GrabCut.
     beta : float
         Random walker: edge weights ``exp(-beta * |dI|^2 / (10 std(I)))`` (scikit-image).
+    static : ndarray of bool, optional
+        Pixels of the box that move with the background (:func:`static_in_box`): they
+        start as probable background instead of probable object.
 
     Returns
     -------
@@ -135,6 +182,8 @@ def seed_mask(image, box: tuple[int, int, int, int] | None = None, fg: np.ndarra
         gc[~inside] = cv2.GC_BGD
         if base is None:
             gc[inside] = cv2.GC_PR_FGD
+            if static is not None:
+                gc[inside & static] = cv2.GC_PR_BGD
         free &= inside
     gc[bg] = cv2.GC_BGD
     gc[fg] = cv2.GC_FGD
@@ -205,7 +254,7 @@ def _walk(image, gc: np.ndarray, free: np.ndarray, beta: float) -> np.ndarray:
 
 
 def seed_ids(image, seeds: Seeds, base: np.ndarray | None = None, iterations: int = 5, reach: float = 0.1,
-             method: Literal["grabcut", "random_walker"] = "grabcut") -> np.ndarray:
+             method: Literal["grabcut", "random_walker"] = "grabcut", other: np.ndarray | None = None) -> np.ndarray:
     """Object ids of a frame from seeds (and the ids to correct, ``base``).
 
     Each object named by the seeds is segmented by :func:`seed_mask` with its own box and
@@ -224,6 +273,9 @@ def seed_ids(image, seeds: Seeds, base: np.ndarray | None = None, iterations: in
         ``uint8 (H, W)`` ids to correct.
     iterations, reach, method :
         See :func:`seed_mask`.
+    other : ndarray, optional
+        Another frame of the video (:data:`MOTION_GAP` frames away): a box's pixels that
+        move with the camera between the two start as background (:func:`static_in_box`).
 
     Returns
     -------
@@ -260,8 +312,10 @@ def seed_ids(image, seeds: Seeds, base: np.ndarray | None = None, iterations: in
         own = base == oid if base is not None else None
         if oid not in boxes and not fg.any() and (own is None or not own.any()):
             raise ClassicsegError(f"seeds: object {oid} has only negative clicks: give a box or a positive stroke")
-        claims[oid] = seed_mask(image, boxes.get(oid), fg, bg, own if own is not None and own.any() else None,
-                                iterations, reach, method)
+        own = own if own is not None and own.any() else None
+        static = (static_in_box(image, other, boxes[oid]) if other is not None and oid in boxes and own is None
+                  else None)
+        claims[oid] = seed_mask(image, boxes.get(oid), fg, bg, own, iterations, reach, method, static=static)
     out = np.zeros(shape, np.uint8)
     if base is not None:
         out[:] = base

@@ -102,3 +102,26 @@ def test_suggest_and_export(clip_dir, tmp_path, capsys):
                                  "--keyframes", str(tmp_path / "a.xml"), "--no-progress"])
     assert r.exit_code == 0, r.output
     assert _iou(read_indexed_mask(tmp_path / "again" / "00003.png") > 0, masks[3]) > 0.95
+
+
+def test_annotate_command_serves_on_localhost(clip_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    d, _ = clip_dir
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "classicseg", "annotate", str(d), "-o", str(tmp_path / "o"),
+                             "--port", "0", "--no-browser", "--threads", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("annotate: 8 frames; open http://127.0.0.1:"), line
+        url = line.split("open ")[1].split()[0]
+        with urllib.request.urlopen(url + "api/state", timeout=30) as r:
+            assert json.loads(r.read())["frames"] == 8
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert main(["annotate", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2

@@ -209,8 +209,10 @@ class Project:
             self.uncertainty = [r.uncertainty for r in results]
             if not hasattr(self, "_emb"):
                 self._emb = np.stack([embed(f) for _, f in self.frames])
+            changed = set(done) | set(self.kf.keys)
             costs = transition_costs([f for _, f in self.frames], [r.ids for r in results], self.uncertainty,
-                                     self._emb)
+                                     self._emb, previous=getattr(self, "_costs", None), changed=changed)
+            self._costs = costs
             free = n - len(self.kf.keys)
             self.suggested = ([k for _, k in suggest([Video(costs, self._emb, set(self.kf.keys))], min(5, free))]
                               if free > 0 else [])
@@ -231,7 +233,11 @@ class Project:
                 ids = self.mask(j)
                 items.append((name, ids if ids is not None else np.zeros(self.shape, np.uint8)))
             target = export(fmt, items, self.output / OUTPUT_FILES[fmt])
+            keep = {f"{self.frames[k][0]}.png" for k in self.kf.keys}
             write_davis(self.output / "keyframes", [(self.frames[k][0], ids) for k, ids in sorted(self.kf.keys.items())])
+            for p in (self.output / "keyframes").glob("*.png"):
+                if p.name not in keep:  # a keyframe undone since the last save
+                    p.unlink()
             return {"format": fmt, "path": str(target), "frames": len(items), "keyframes": len(self.kf.keys)}
 
     # -- pictures ----------------------------------------------------------------

@@ -116,7 +116,8 @@ def _mask_cues(prev: np.ndarray, cur: np.ndarray, back: np.ndarray, fwd: np.ndar
     return inconsistency + jump + fb
 
 
-def transition_costs(frames, masks, uncertainty=None, embeddings=None, scale: float = 0.5) -> np.ndarray:
+def transition_costs(frames, masks, uncertainty=None, embeddings=None, scale: float = 0.5,
+                     previous: np.ndarray | None = None, changed=None) -> np.ndarray:
     """Per-frame transition cost ``u_t`` (module docstring) from the frames and their masks.
 
     Parameters
@@ -132,6 +133,10 @@ def transition_costs(frames, masks, uncertainty=None, embeddings=None, scale: fl
         :func:`embed` of each frame (computed when not given).
     scale : float
         Resolution fraction of the DIS flows.
+    previous, changed : optional
+        Costs computed before and the frames whose masks changed since: only ``u_t`` with
+        ``t`` or ``t - 1`` changed are computed again (after a correction, the span it
+        recomputed).
 
     Returns
     -------
@@ -146,6 +151,10 @@ def transition_costs(frames, masks, uncertainty=None, embeddings=None, scale: fl
     if embeddings is None:
         embeddings = np.stack([embed(f) for f in frames]) if n else np.zeros((0, 1), np.float32)
     u = np.zeros(n)
+    todo = set(range(n))
+    if previous is not None and changed is not None and len(previous) == n:
+        u = np.asarray(previous, np.float64).copy()
+        todo = {t for c in changed for t in (c, c + 1) if 0 <= t < n}
     engine = make_dis("medium")
     prev_mask = None
     for t in range(n):
@@ -153,7 +162,7 @@ def transition_costs(frames, masks, uncertainty=None, embeddings=None, scale: fl
         if m.shape != frames[t].shape[:2]:
             raise ClassicsegError(f"suggest: mask {t} is {m.shape[1]}x{m.shape[0]} but frame {t} is "
                                   f"{frames[t].shape[1]}x{frames[t].shape[0]}")
-        if t > 0:
+        if t > 0 and t in todo:
             cost = BASE_DRIFT + float(np.abs(embeddings[t] - embeddings[t - 1]).sum())
             if prev_mask.any() or m.any():
                 back = dis(frames[t], frames[t - 1], scale=scale, engine=engine)

@@ -64,3 +64,16 @@ def test_costs_from_frames_and_masks():
     assert np.allclose(bad[:5], good[:5])
     with pytest.raises(ClassicsegError, match="8 frames but 3 masks"):
         transition_costs(frames, masks[:3])
+
+
+def test_costs_update_only_what_changed():
+    frames, masks = _clip(n=8)
+    emb = np.stack([embed(f) for f in frames])
+    full = transition_costs(frames, masks, embeddings=emb)
+    wobbly = [m.copy() for m in masks]
+    wobbly[5][:] = False
+    wobbly[5][10:20, 10:20] = True
+    again = transition_costs(frames, wobbly, embeddings=emb, previous=full, changed={5})
+    assert np.allclose(again, transition_costs(frames, wobbly, embeddings=emb))
+    stale = transition_costs(frames, wobbly, embeddings=emb, previous=full, changed={2})
+    assert np.allclose(stale, full)  # frames 5 and 6 were not asked for: kept as they were

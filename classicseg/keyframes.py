@@ -19,6 +19,13 @@ its mask. ``--init-mask`` is the case of one keyframe on frame 0 (forward only).
 Object ids are kept as given (ids 1 and 3 stay 1 and 3; no renumbering). All frames are
 held in memory (the backward runs need them): fine for DAVIS-length clips, not for hours
 of video.
+
+:class:`Keyframed` keeps the runs between calls, so that after a correction only the frames
+between the neighbouring keyframes are computed again (the annotate page, the simulated
+annotator of ``samples/eval_annotate.py``). A keyframe can be given as a mask, as scribbles
+or boxes/clicks (:mod:`classicseg.io.seeds`, turned into a mask by
+:func:`~classicseg.stages.vos.seeds.seed_ids`), or come from a COCO / CVAT / MOT file
+(:func:`resolve_keyframes`).
 """
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ stems) or by 0-based position (CVAT ``frame``; MOT frames are 1-based).
 from __future__ import annotations
 
 import json
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterable
@@ -147,7 +148,9 @@ def read_coco(path, names: list[str], shape: tuple[int, int]) -> dict[int, np.nd
             rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
         else:
             raise SourceError(f"{path.name}: annotation {a.get('id')} has no segmentation")
-        m = mask_api.decode(rle).astype(bool)
+        with warnings.catch_warnings():  # pycocotools 2.0.x on NumPy 2: a copy=False deprecation in decode
+            warnings.simplefilter("ignore", DeprecationWarning)
+            m = mask_api.decode(rle).astype(bool)
         if m.shape != (h, w):
             raise SourceError(f"{path.name}: annotation {a.get('id')} is {m.shape[1]}x{m.shape[0]} but the frames "
                               f"are {w}x{h}")

@@ -5,7 +5,7 @@ Usage::
     nice -n 10 python samples/eval_annotate.py seeds     [--seq blackswan ...] [--json OUT]
     nice -n 10 python samples/eval_annotate.py annotator [--seq ...] [--seeds 3] [--json OUT]
     nice -n 10 python samples/eval_annotate.py timing    [--frames 100]
-    python samples/eval_annotate.py plot --json OUT --png docs/annotate_budget.png
+    python samples/eval_annotate.py plot --json OUT [--json OUT2 ...] --png docs/annotate_budget.png
 
 ``seeds``: J&F of the ``vos`` preset started from the exact first-frame mask, from the
 first frame's tight ground-truth box alone (GrabCut, :func:`classicseg.stages.vos.seeds.seed_ids`,
@@ -265,6 +265,7 @@ def print_annotator(out: dict) -> None:
     for strat in ("suggested", "even", "random"):
         vals = [np.mean([r["base"] for r in out.values()])]
         vals += [np.mean([r[strat][b] if b in r[strat] else r[strat][str(b)] for r in out.values()]) for b in BUDGETS]
+        vals = [float(v) for v in vals]
         print(f"{strat:<14}" + "".join(f"{v:>10.4f}" for v in vals))
 
 
@@ -299,8 +300,11 @@ def cmd_plot(args) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = json.loads(Path(args.json).read_text())
-    out = out.get("annotator", out)
+    out = {}
+    for f in args.json:  # several result files (e.g. sequences run separately) are merged
+        d = json.loads(Path(f).read_text())
+        out.update(d.get("annotator", d))
+    print_annotator(out)
     xs = [0, *BUDGETS]
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=120)
     for strat, style in (("suggested", "o-"), ("even", "s--"), ("random", "^:")):
@@ -308,7 +312,7 @@ def cmd_plot(args) -> None:
         ys += [np.mean([r[strat][str(b)] for r in out.values()]) for b in BUDGETS]
         ax.plot(xs, ys, style, label=strat)
     ax.set_xlabel("annotated frames besides the first")
-    ax.set_ylabel("mean J&F (8 DAVIS 2016 sequences)")
+    ax.set_ylabel(f"mean J&F ({len(out)} DAVIS 2016 sequences)")
     ax.set_xticks(xs)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -325,7 +329,7 @@ def main() -> None:
     ap.add_argument("--novelty", type=float, default=None)
     ap.add_argument("--only", action="append", default=[], help="seeds: only these inits run vos")
     ap.add_argument("--frames", type=int, default=100)
-    ap.add_argument("--json")
+    ap.add_argument("--json", action="append", help="where to write the results (plot: the files to read)")
     ap.add_argument("--png", default="docs/annotate_budget.png")
     args = ap.parse_args()
     cv2.setNumThreads(1)
@@ -339,6 +343,7 @@ def main() -> None:
         return
     res = {"seeds": cmd_seeds, "annotator": cmd_annotator, "timing": cmd_timing}[args.command](args)
     if args.json:
+        args.json = args.json[0]
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True).stdout.strip()
         Path(args.json).write_text(json.dumps({"commit": commit, args.command: res}, indent=1))

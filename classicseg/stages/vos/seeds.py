@@ -3,8 +3,9 @@
 * :func:`seed_mask` segments one object: GrabCut (Rother et al. 2004: Gaussian-mixture
   colour models of object and background learned from the seeds, a contrast-sensitive
   graph cut, iterated) started from a box (outside it is background), from scribbles (a
-  stroke is a hard label; the pixels near the foreground strokes start as probable
-  object), or from an existing mask to correct (``base``: only pixels within ``reach`` of
+  stroke is a hard label; the pixels nearer an object stroke than a background stroke
+  start as probable object, and only the parts of the result that touch an object stroke
+  are kept), or from an existing mask to correct (``base``: only pixels within ``reach`` of
   the new strokes may change). ``method="random_walker"`` solves the same seeds with a
   random walker instead (Grady 2006).
 * :func:`seed_ids` does it for every object the seeds name and resolves overlaps.
@@ -170,11 +171,12 @@ def seed_mask(image, box: tuple[int, int, int, int] | None = None, fg: np.ndarra
             gc[far & ~base] = cv2.GC_BGD
             free &= ~far
     elif fg.any() and box is None:
-        # near the object strokes: probably object (within a quarter of their extent)
-        ys, xs = np.nonzero(fg)
-        r = max(3.0, 0.25 * max(np.ptp(ys), np.ptp(xs)))
         dist = cv2.distanceTransform((~fg).view(np.uint8), cv2.DIST_L2, 5)
-        gc[dist <= r] = cv2.GC_PR_FGD
+        if bg.any():  # nearer an object stroke than a background stroke: probably object
+            gc[dist < cv2.distanceTransform((~bg).view(np.uint8), cv2.DIST_L2, 5)] = cv2.GC_PR_FGD
+        else:  # near the object strokes (within a quarter of their extent)
+            ys, xs = np.nonzero(fg)
+            gc[dist <= max(3.0, 0.25 * max(np.ptp(ys), np.ptp(xs)))] = cv2.GC_PR_FGD
     if box is not None:
         x, y, bw, bh = box
         inside = np.zeros((h, w), bool)
@@ -210,6 +212,12 @@ def seed_mask(image, box: tuple[int, int, int, int] | None = None, fg: np.ndarra
         pass
     out = known_fg & ~free
     out[y0:y1, x0:x1] = (sub == cv2.GC_FGD) | (sub == cv2.GC_PR_FGD)
+    if fg.any() and base is None:  # the object is what its strokes touch, not a far look-alike
+        _, lab = cv2.connectedComponents(out.view(np.uint8), connectivity=8)
+        keep = np.zeros(lab.max() + 1, bool)
+        keep[np.unique(lab[fg & out])] = True
+        keep[0] = False
+        out = keep[lab]
     return out
 
 

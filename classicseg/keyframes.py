@@ -134,17 +134,6 @@ def load_keyframes(files: dict[int, Path], names: list[str], shape: tuple[int, i
     return out
 
 
-def other_frame(frames: list[tuple[str, np.ndarray]], k: int) -> np.ndarray | None:
-    """The frame :data:`~classicseg.stages.vos.seeds.MOTION_GAP` after ``k`` (else before it)
-    that tells which pixels of a box move with the object."""
-    from classicseg.stages.vos.seeds import MOTION_GAP
-
-    for j in (k + MOTION_GAP, k - MOTION_GAP, len(frames) - 1, 0):
-        if 0 <= j < len(frames) and j != k:
-            return frames[j][1]
-    return None
-
-
 def resolve_keyframes(path, frames: list[tuple[str, np.ndarray]], method: str = "grabcut") -> dict[int, np.ndarray]:
     """Keyframes of any kind as frame position -> ids.
 
@@ -158,7 +147,7 @@ def resolve_keyframes(path, frames: list[tuple[str, np.ndarray]], method: str = 
     from classicseg.stages.vos.seeds import seed_ids
 
     def seed(k, seeds, base=None):
-        return seed_ids(frames[k][1], seeds, base=base, method=method, other=other_frame(frames, k))
+        return seed_ids(frames[k][1], seeds, base=base, method=method)
 
     names = [n for n, _ in frames]
     shape = frames[0][1].shape[:2]
@@ -506,7 +495,7 @@ def run_with_keyframes(pipe, source, max_frames: int | None, keyframe_dir, init_
         if isinstance(init_mask, Seeds):
             from classicseg.stages.vos.seeds import seed_ids
 
-            init = seed_ids(frames[0][1], init_mask, other=other_frame(frames, 0))
+            init = seed_ids(frames[0][1], init_mask)
         else:
             init = read_init_mask(init_mask, shape) if isinstance(init_mask, (str, Path)) else np.asarray(init_mask)
         check_init_mask(init, shape, "init mask")

@@ -354,14 +354,14 @@ def run(req: Request | Prepared) -> Result:
             if isinstance(init, Seeds):  # the first frame turns the seeds into its mask
                 from itertools import chain
 
-                from classicseg.stages.vos.seeds import MOTION_GAP, seed_ids
+                from classicseg.stages.vos.seeds import seed_ids
 
                 it = iter(frames)
-                head = list(islice(it, MOTION_GAP + 1))  # a later frame tells the box's moving pixels
-                if not head:
+                first = next(it, None)
+                if first is None:
                     raise SourceError(f"{source.name}: no frames")
-                init = seed_ids(head[0].image, init, other=head[-1].image if len(head) > 1 else None)
-                frames = chain(head, it)
+                init = seed_ids(first.image, init)
+                frames = chain([first], it)
             if init is None and priors is not None and prep.init_from == "prior":
                 from classicseg.keyframes import seed_from_prior
 

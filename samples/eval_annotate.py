@@ -10,7 +10,8 @@ Usage::
 ``seeds``: J&F of the ``vos`` preset started from the exact first-frame mask, from the
 first frame's tight ground-truth box alone (GrabCut, :func:`classicseg.stages.vos.seeds.seed_ids`,
 with the box's pixels that move with the camera between frames 0 and 3 started as
-background; ``box_colour_only``: without that motion cue) and from simulated scribbles (foreground: the skeleton of the object eroded by 5 px;
+background, an option measured and not kept; ``box_colour_only``: GrabCut alone, what
+``run --init-box`` does) and from simulated scribbles (foreground: the skeleton of the object eroded by 5 px;
 background: the skeleton of the background inside the box grown by 30 %, 15 px away from
 the object; drawn 3 px wide), by GrabCut and by the random walker.
 

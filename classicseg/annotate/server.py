@@ -134,7 +134,6 @@ class Project:
         """Add a box and/or strokes on frame ``j`` for object ``oid``; its mask is recomputed
         from all of the frame's seeds and it becomes a keyframe."""
         from classicseg.io.seeds import Seeds
-        from classicseg.keyframes import other_frame
         from classicseg.stages.vos.seeds import seed_ids
 
         j = self._check_frame(j)
@@ -167,8 +166,7 @@ class Project:
             if not seeds and ed.base is None:
                 raise ClassicsegError(f"frame {j}: no box and no foreground stroke yet: nothing says where the "
                                       f"object is")
-            ids = (seed_ids(self.frames[j][1], seeds, base=ed.base, other=other_frame(self.frames, j)) if seeds
-                   else ed.base)
+            ids = seed_ids(self.frames[j][1], seeds, base=ed.base) if seeds else ed.base
             self.history.append((j, prev, self.kf.keys.get(j)))
             self.edits[j] = ed
             if ids is None or not ids.any():

@@ -106,8 +106,14 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--overlay", type=click.Path(dir_okay=False), help="Also write an overlay video (.mp4).")
 @click.option("--init-mask", type=click.Path(dir_okay=False),
               help="First-frame mask for semi-supervised video object segmentation (e.g. DAVIS 00000.png).")
-@click.option("--keyframes", type=click.Path(file_okay=False),
-              help="Folder of corrected masks named by frame number (00042.png): propagated both ways (vos).")
+@click.option("--init-box", "init_boxes", multiple=True, metavar="X,Y,W,H",
+              help="First-frame box around an object (GrabCut gives its mask); repeatable, ids 1, 2, ... in order.")
+@click.option("--init-scribbles", type=click.Path(dir_okay=False),
+              help="First-frame scribble PNG: 0 none, 1 foreground, 2 background (or an indexed PNG of object ids "
+                   "with 255 = background).")
+@click.option("--keyframes", type=click.Path(),
+              help="Folder of corrections named by frame number - masks 00042.png, scribbles 00042.scribbles.png, "
+                   "boxes/clicks 00042.json - or a COCO .json / CVAT .xml / MOT .txt file: propagated both ways (vos).")
 @click.option("--merge", type=click.Choice(["nearest", "vote"]), default="nearest", show_default=True,
               help="Keyframes: a frame takes the nearer keyframe's result, or a distance-weighted vote of both.")
 @click.option("--prior", type=click.Path(file_okay=False),
@@ -134,9 +140,9 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Where stages run (default: the config's `backend`, else cpu); cuda needs OpenCV built with CUDA.")
-def run(preset, config_file, sets, input_, output, overlay, init_mask, keyframes, merge, prior, prior_match,
-        prior_weight, events, snapshots, clips, events_only, pre_capture, post_capture, threads, max_bad_frames,
-        max_frames, progress, as_json, backend):
+def run(preset, config_file, sets, input_, output, overlay, init_mask, init_boxes, init_scribbles, keyframes, merge,
+        prior, prior_match, prior_weight, events, snapshots, clips, events_only, pre_capture, post_capture, threads,
+        max_bad_frames, max_frames, progress, as_json, backend):
     """Run a pipeline on a video, image folder, camera or stream and write masks."""
     from classicseg import session
 
@@ -145,11 +151,18 @@ def run(preset, config_file, sets, input_, output, overlay, init_mask, keyframes
     if events_only:
         events = snapshots = clips = True
     _threads(threads)
+    seeds = None
+    if init_boxes or init_scribbles:
+        from classicseg.io.seeds import Seeds, parse_box, read_scribbles
+
+        seeds = Seeds(boxes=[(i + 1, parse_box(b)) for i, b in enumerate(init_boxes)],
+                      scribbles=read_scribbles(init_scribbles) if init_scribbles else None,
+                      origin=f"--init-scribbles {init_scribbles}" if init_scribbles else "--init-box")
     req = session.Request(
         input=input_, preset=preset, config=config_file, sets=tuple(sets), backend=backend, output=output,
         overlay=overlay, masks=not events_only, events=events or snapshots or clips, snapshots=snapshots,
-        clips=clips, pre_capture=pre_capture, post_capture=post_capture, init_mask=init_mask, keyframes=keyframes,
-        merge=merge,
+        clips=clips, pre_capture=pre_capture, post_capture=post_capture, init_mask=init_mask, init_seeds=seeds,
+        keyframes=keyframes, merge=merge,
         prior=prior, prior_match=prior_match, prior_weight=prior_weight, max_frames=max_frames,
         max_bad_frames=max_bad_frames,
         progress=(lambda total, name: _progress(total, name, progress and not as_json)))
@@ -791,6 +804,89 @@ def watch_command(ctx, config_file, check_file):
     serve(cfg, log.level, ready=lambda url: click.echo(
         f"classicseg watch: {len(cfg.enabled())} camera(s), storage {cfg.storage}"
         + (f", live page {url}" if url else ", http off"), err=True))
+
+
+# -- annotation assist ----------------------------------------------------------------
+@cli.command("suggest")
+@click.option("--input", "-i", "input_", required=True, type=click.Path(exists=True),
+              help="Frames (a folder or a video), or a root of such folders.")
+@click.option("--masks", required=True, type=click.Path(file_okay=False),
+              help="Predicted masks named like the frames (a root mirroring --input for several videos).")
+@click.option("--budget", "-k", required=True, type=int, help="How many frames to suggest.")
+@click.option("--labelled", default="0", show_default=True, metavar="I,J,...",
+              help="0-based frames already annotated (one video).")
+@click.option("--threads", type=click.IntRange(0, 256), default=1, show_default=True, help="OpenCV threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of 0-based frame indices (one video) "
+              "or of {video, frame, name} (several).")
+def suggest_command(input_, masks, budget, labelled, threads, as_json):
+    """List the frames whose correction should help most, best first."""
+    from classicseg.annotate.suggest import suggest_folders
+
+    _threads(threads)
+    try:
+        lab = [int(v) for v in labelled.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated frame numbers, got {labelled!r}",
+                                 param_hint="--labelled") from None
+    picks, videos = suggest_folders(input_, masks, budget, lab)
+    several = videos > 1
+    if as_json:
+        click.echo(json.dumps(picks if several else [p["frame"] for p in picks]))
+        return
+    for rank, p in enumerate(picks, 1):
+        click.echo(f"{rank}. {p['video'] + ': ' if several else ''}frame {p['frame']} ({p['name']})")
+
+
+@cli.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(["davis", "coco", "cvat", "mot"]),
+              help="DAVIS indexed PNGs, COCO instance segmentation (RLE), CVAT for video 1.1 XML, MOT boxes.")
+@click.option("--masks", required=True, type=click.Path(file_okay=False, exists=True), help="Folder of mask PNGs.")
+@click.option("--output", "-o", required=True, type=click.Path(), help="A folder (davis) or a file.")
+@click.option("--images", type=click.Path(file_okay=False, exists=True),
+              help="The frames, for COCO file names (default: <mask name>.jpg).")
+def export_command(fmt, masks, output, images):
+    """Write a folder of masks as DAVIS PNGs, COCO JSON, CVAT XML or MOT boxes."""
+    from classicseg.io.formats import export, read_mask_folder
+
+    items, names = read_mask_folder(masks, images)
+    path = export(fmt, items, output, names)
+    click.echo(f"{fmt}: {len(items)} frames -> {path}")
+
+
+@cli.command("annotate")
+@click.argument("frames", type=click.Path(exists=True))
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False),
+              help="Where save writes masks (and keeps keyframes to continue later).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (default: this machine only).")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+@click.option("--threads", type=click.IntRange(0, 256), default=None, help="OpenCV threads.")
+def annotate_command(frames, output, port, host, no_browser, threads):
+    """Label a video in a local page: box, brushes, propagate, suggested frames, save."""
+    from classicseg.annotate.server import Project, make_server
+    from classicseg.io.images import ensure_writable_dir
+    from classicseg.io.sources import open_source
+
+    _threads(threads)
+    ensure_writable_dir(output)
+    src = open_source(frames, prefetch=0)
+    try:
+        clip = [(s.name, s.image) for s in src]
+    finally:
+        src.close()
+    server = make_server(Project(clip, output), host, port)
+    url = f"http://{server.server_address[0]}:{server.server_address[1]}/"
+    click.echo(f"annotate: {len(clip)} frames; open {url} (Ctrl+C to stop)")
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("annotate: stopped")
+    finally:
+        server.server_close()
 
 
 # -- error boundary ----------------------------------------------------------------

@@ -77,10 +77,14 @@ class Request:
         it to ``post_capture`` seconds after (overlapping events share one).
     init_mask : path or ndarray, optional
         The object ids on the first frame (for stages that need one).
+    init_seeds : Seeds, optional
+        Boxes, clicks or scribbles on the first frame (:class:`~classicseg.io.seeds.Seeds`),
+        turned into its object ids by :func:`~classicseg.stages.vos.seeds.seed_ids`.
     find_init_mask : bool
         Without ``init_mask``, look for the first frame's annotation in the dataset layout.
     keyframes : path, optional
-        A folder of corrected masks named by frame number, propagated both ways.
+        A folder of corrected masks, scribbles or boxes/clicks named by frame number, or a
+        COCO / CVAT / MOT file (:func:`~classicseg.keyframes.resolve_keyframes`), propagated both ways.
     merge : {"nearest", "vote"}
         How keyframe runs are merged (:mod:`classicseg.keyframes`).
     prior : path or callable, optional
@@ -126,6 +130,7 @@ class Request:
     pre_capture: float = 2.0
     post_capture: float = 3.0
     init_mask: Any = None
+    init_seeds: Any = None
     find_init_mask: bool = True
     keyframes: str | Path | None = None
     merge: str = "nearest"
@@ -253,15 +258,20 @@ def prepare(req: Request) -> Prepared:
     elif "prior" in spec.inputs:
         raise ConfigError(f"pipeline {spec.name!r} reads another model's masks: give --prior DIR")
     needs_init = "init_mask" in spec.needs
-    if (req.init_mask is not None or req.keyframes is not None) and not needs_init:
-        what = "--init-mask" if req.init_mask is not None else "--keyframes"
+    if req.init_mask is not None and req.init_seeds is not None:
+        raise ConfigError("give the first frame's mask or its seeds (boxes, scribbles), not both")
+    if (req.init_mask is not None or req.init_seeds is not None or req.keyframes is not None) and not needs_init:
+        what = ("--init-mask" if req.init_mask is not None else
+                "--init-box/--init-scribbles" if req.init_seeds is not None else "--keyframes")
         raise ConfigError(f"{what}: no stage of pipeline {spec.name!r} takes an initial mask (use --preset vos)")
     check_overlap(req)
     pipe = Pipeline.from_spec(spec, req.backend)
     prep = Prepared(req, spec, pipe)
     if needs_init:
         configured = any(getattr(s.params, "init_mask", None) for s in spec.steps)
-        if req.init_mask is not None:
+        if req.init_seeds is not None:
+            prep.init_mask, prep.init_from = req.init_seeds, "seeds (boxes / clicks / scribbles)"
+        elif req.init_mask is not None:
             given = req.init_mask
             prep.init_mask, prep.init_from = given, str(given) if isinstance(given, (str, Path)) else "given (array)"
         elif req.keyframes is not None or req.prior is not None or configured:
@@ -415,6 +425,19 @@ def run(req: Request | Prepared) -> Result:
                 stats = run_with_keyframes(pipe, source, req.max_frames, req.keyframes, init, priors, req.merge,
                                            sinks, progress=bar)
             else:
+                from classicseg.io.seeds import Seeds
+
+                if isinstance(init, Seeds):  # the first frame turns the seeds into its mask
+                    from itertools import chain
+
+                    from classicseg.stages.vos.seeds import seed_ids
+
+                    it = iter(frames)
+                    first = next(it, None)
+                    if first is None:
+                        raise SourceError(f"{source.name}: no frames")
+                    init = seed_ids(first.image, init)
+                    frames = chain([first], it)
                 if init is None and priors is not None and prep.init_from == "prior":
                     from classicseg.keyframes import seed_from_prior
 

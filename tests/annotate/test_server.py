@@ -1,7 +1,6 @@
 """The annotate server: its JSON API, concurrent saves, and the page in a real headless Chromium."""
 import json
 import os
-import shutil
 import threading
 import urllib.error
 import urllib.request

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from classicseg.errors import ClassicsegError
-from classicseg.metrics.mot import box_iou
+from classicseg.geometry import box_iou
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.types import Blob, Sample
@@ -378,17 +378,17 @@ class PeopleParams(Params):
                                                           "share of its box inside one a quarter taller (legs, "
                                                           "torsos; 1: off)")
     upscale: float | Literal["auto"] = Field(
-        "auto", description="auto: scan the window heights and rows the learned height-per-row model expects "
+        "auto", ge=1, le=3, description="auto: scan the window heights and rows the learned height-per-row model expects "
                             "(the whole frame from min_height up until it is fitted, and every explore_every "
                             "frames); a number: the whole frame from 128 / upscale px windows up")
     min_height: float = Field(40, ge=16, le=1000, description="auto: the shortest person looked for (pixels)")
-    explore_every: int = Field(25, ge=0, description="auto: also scan the whole frame every this many frames once "
+    explore_every: int = Field(25, ge=0, le=100_000, description="auto: also scan the whole frame every this many frames once "
                                                      "the model is fitted (0: never)")
     explore_scale: float = Field(1.15, gt=1, le=2, description="auto: pyramid step of those whole-frame scans")
     size_reach: float = Field(0.25, ge=0, le=10, description="auto: people are looked for (and kept) with their feet at "
                                                              "most this share of a person's height above the "
                                                              "farthest feet row the model has seen")
-    pad: int | Literal["auto"] = Field("auto", description="pixels replicated below the bottom border, half as "
+    pad: int | Literal["auto"] = Field("auto", ge=0, le=256, description="pixels replicated below the bottom border, half as "
                                        "many past the sides (people near the camera or at the sides); auto: "
                                        "0.12 of each window's height below, 0.125 past each side")
     shrink_w: float = Field(0.53, gt=0, le=1, description="HOG windows pad the person: keep this share of the width")
@@ -396,7 +396,7 @@ class PeopleParams(Params):
     offset_y: float = Field(0.1, ge=0, lt=1, description="... starting this share of the height below the top")
     size_tol: float = Field(0.3, ge=0, le=10, description="drop detections whose height is off the learned "
                                                           "height-per-row model by more than this share (0: off)")
-    size_samples: int = Field(15, ge=3, description="confident detections needed before the size model is used")
+    size_samples: int = Field(15, ge=3, le=100_000, description="confident detections needed before the size model is used")
     blob_score: float | None = Field(None, ge=-10, le=10, description="also report foreground blobs of a person's learned size "
                                                        "(groups split by width) with this score (None: off)")
     blob_min_fill: float = Field(0.4, ge=0, le=1, description="share of a blob box that must be foreground")
@@ -405,10 +405,6 @@ class PeopleParams(Params):
 
     @model_validator(mode="after")
     def _fits(self):
-        if self.upscale != "auto" and not 1 <= self.upscale <= 3:
-            raise ValueError(f"upscale must be 'auto' or between 1 and 3, got {self.upscale}")
-        if self.pad != "auto" and not 0 <= self.pad <= 256:
-            raise ValueError(f"pad must be 'auto' or between 0 and 256, got {self.pad}")
         if self.offset_y + self.shrink_h > 1:
             raise ValueError(f"offset_y + shrink_h must be <= 1 (the box stays inside the window), "
                              f"got {self.offset_y} + {self.shrink_h}")

@@ -147,9 +147,9 @@ def test_detect_people_bad_input():
 
 
 def test_people_params_errors():
-    with pytest.raises(ConfigError, match="upscale must be 'auto' or between 1 and 3, got 5.0"):
+    with pytest.raises(ConfigError, match="upscale: input should be less than or equal to 3, got 5"):
         validate({"pipeline": [{"stage": "bgsub.mog2"}, {"stage": "detect.people", "upscale": 5}]})
-    with pytest.raises(ConfigError, match="pad must be 'auto' or between 0 and 256, got -1"):
+    with pytest.raises(ConfigError, match="pad: input should be greater than or equal to 0, got -1"):
         validate({"pipeline": [{"stage": "bgsub.mog2"}, {"stage": "detect.people", "pad": -1}]})
     with pytest.raises(ConfigError, match="min_height: input should be greater than or equal to 16"):
         validate({"pipeline": [{"stage": "bgsub.mog2"}, {"stage": "detect.people", "min_height": 4}]})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -136,10 +137,17 @@ def assignment_costs(tracks: list[Track], boxes: np.ndarray, hists: list, diag: 
 
 
 def _assign(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
+    """Pairs ``(row, col)`` of the cheapest assignment among the pairs costing at most ``max_cost``.
+
+    Pairs above ``max_cost`` all cost the same before solving, so that they never buy a
+    cheaper total for the others: a track's good match is not traded for two that are
+    then dropped (the most pairs within ``max_cost``, then the cheapest of those).
+    """
     if cost.size == 0:
         return []
     from scipy.optimize import linear_sum_assignment
 
+    cost = np.where(cost <= max_cost, cost, _BIG)
     rows, cols = linear_sum_assignment(cost)
     return [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] <= max_cost]
 
@@ -159,6 +167,8 @@ class TrackParams(Params):
                                                  "start a track)")
     low_iou: float = Field(0.3, ge=0, le=1, description="IoU a weak detection needs with a track's prediction")
     tentative_missed: int = Field(0, ge=0, le=10_000, description="misses that end a track not yet confirmed")
+    box: Literal["filter", "detection"] = Field("filter", description="the box a matched track reports: the Kalman "
+                                                                      "filter's (smoothed) or the detection's")
     delay: int = Field(0, ge=0, le=100, description="frames held back to report confirmed tracks from their first "
                                                     "match and interpolate gaps up to this long (adds latency)")
 
@@ -238,7 +248,7 @@ class HungarianTracker(Stage):
         was_confirmed = t.confirmed
         if t.hits >= self.params.min_hits:
             t.confirmed = True
-        shown = box  # the detection's box: closer to the person than the filter's on a walking gait
+        shown = t.kf.box if self.params.box == "filter" else box
         if t.confirmed and t.last is not None and t.missed:  # fill the gap it was missing in
             f0, b0 = t.last
             for k in range(f0 + 1, f):

@@ -135,7 +135,7 @@ def test_two_walkers_crossing_keep_their_identities():
 
 
 def test_weak_detections_continue_tracks_but_start_none():
-    tr = HungarianTracker(min_hits=1, high_score=0.5)
+    tr = HungarianTracker(min_hits=1, high_score=0.5, box="detection")
     assert tr.process(_det_frame(0, [(10, 10, 20, 40, 0.1, (0, 0, 255))]))["tracks"] == []
     assert tr.tracks == []
     tr.process(_det_frame(1, [(10, 10, 20, 40, 0.9, (0, 0, 255))]))
@@ -146,7 +146,7 @@ def test_weak_detections_continue_tracks_but_start_none():
 def test_delay_reports_from_the_first_hit_and_fills_gaps():
     """With delay 4 a track confirmed at its 3rd hit is reported from its 1st, and a
     2-frame gap is filled by linear interpolation; the stage holds 4 frames back."""
-    tr = HungarianTracker(min_hits=3, delay=4, max_missed=5, w_app=0)
+    tr = HungarianTracker(min_hits=3, delay=4, max_missed=5, w_app=0, box="detection")
     assert tr.latency == 4
     done = []
     for t in range(12):
@@ -211,7 +211,7 @@ def test_a_merged_blob_twice_a_person_wide_is_split_in_two():
     fg = np.zeros((200, 300), bool)
     fg[70:160, 100:162] = True  # 90 tall, 62 wide: two people of aspect 0.34 (31 px) side by side
     fg[150:160, 250:260] = True  # too short for a person standing there
-    boxes = blob_people(fg, m, aspect=0.34, min_area=50)
+    boxes = blob_people(fg, m, aspect=0.34)
     assert len(boxes) == 2
     assert boxes[:, 0] + boxes[:, 2] / 2 == pytest.approx([115.5, 146.5], abs=0.6)
     assert boxes[:, 3] == pytest.approx([90, 90], abs=1)
@@ -220,7 +220,7 @@ def test_a_merged_blob_twice_a_person_wide_is_split_in_two():
 
 
 def test_people_detector_reports_split_blobs_with_their_score():
-    st = PeopleDetector(blob_score=0.0, blob_min_area=50)
+    st = PeopleDetector(blob_score=0.0)
     st.size = _fitted_model()
     s = Sample(0, "0", np.full((200, 300, 3), 128, np.uint8))
     s["fg"] = np.zeros((200, 300), bool)
@@ -261,3 +261,25 @@ def test_tracking_preset_runs_end_to_end_and_flushes_its_delay():
     out = list(pipe.stream(frames))
     assert [s.index for s in out] == list(range(12))
     assert all(isinstance(s["tracks"], list) for s in out)
+
+
+def test_assignment_does_not_trade_a_good_match_for_two_dropped_ones():
+    """Track 0 fits detection 1 well (0.5); detection 0 fits only track 0, and badly (1.5 > max_cost).
+    Solving on the raw costs pairs 0-0 and 1-1 (1.5 + 1.3 < 0.5 + 1e6) and then drops both."""
+    from classicseg.stages.track import _assign
+
+    cost = np.array([[1.5, 0.5], [1e6, 1.3]])
+    assert _assign(cost, max_cost=1.2) == [(0, 1)]
+
+
+def test_filter_box_is_smoother_than_the_detections():
+    """A box walking right whose detected height jitters by +-10 %: the reported (filter) height
+    varies less than the detections', and box='detection' reports them as they are."""
+    heights = [40 + (4 if t % 2 else -4) for t in range(12)]
+    out = {}
+    for mode in ("filter", "detection"):
+        tr = HungarianTracker(min_hits=1, w_app=0, box=mode)
+        out[mode] = [tr.process(_det_frame(t, [(10 + 3 * t, 20, 20, h, 1.0, (0, 200, 0))]))["tracks"][0][1][3]
+                     for t, h in enumerate(heights)]
+    assert out["detection"] == pytest.approx(heights)
+    assert np.std(out["filter"][4:]) < 0.5 * np.std(heights[4:])

@@ -816,7 +816,7 @@ class SenseParams(Params):
         description="largest sky tint of a shadow: blue kept by (1 + t), red by (1 - t); 0 = colour unchanged",
     )
     ghost_edge_ratio: float = Field(
-        0.6, ge=0, le=1, description="a still blob whose outline has less than this share of the background "
+        0.7, ge=0, le=1, description="a still blob whose outline has less than this share of the background "
         "image's edge strength in the frame is a ghost and re-learns its model (Tian et al. 2005); 0 = off",
     )
     ghost_motion: float = Field(

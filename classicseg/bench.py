@@ -110,6 +110,7 @@ def kernel_rows(frames: list[np.ndarray], name: str = "", repeats: int = 3) -> l
     if not kernels.HAVE_NUMBA:
         return []
     from classicseg.kernels import fill, graphcut, labels, lbp, temporal
+    from classicseg.stages.temporal import votes_needed
 
     masks = _masks(frames)
     masks = masks[len(masks) // 4:] or masks  # past the subtractor's warm-up
@@ -136,7 +137,7 @@ def kernel_rows(frames: list[np.ndarray], name: str = "", repeats: int = 3) -> l
             for m in seq:
                 window.append(m)
                 old = window.pop(0) if len(window) > 3 else None
-                step(count, m, old, temporal.votes_needed(0.5, len(window)))
+                step(count, m, old, votes_needed(0.5, len(window)))
         return go
 
     t_ours, t_ref = _versus(majority(temporal.majority_step_numba), majority(temporal.majority_step_numpy),

@@ -140,9 +140,10 @@ def test_cli_prior_refine_and_vos(tmp_path):
     res = runner.invoke(cli, ["run", "-p", "vos", "-i", str(seq), "-o", str(tmp_path / "both"), "--prior", str(pdir),
                               "--init-mask", str(tmp_path / "init.png"), "--no-progress"])
     assert res.exit_code == 0, res.output
-    steps = json.loads((tmp_path / "both" / "run.json").read_text())["config"]["pipeline"]
+    both = json.loads((tmp_path / "both" / "run.json").read_text())
+    steps = both["config"]["pipeline"]
     i = [s["stage"] for s in steps].index("vos.propagate")
-    assert steps[i + 1]["stage"] == "prior.fuse" and steps[i]["init_mask"] == str(tmp_path / "init.png")
+    assert steps[i + 1]["stage"] == "prior.fuse" and both["init_mask"] == str(tmp_path / "init.png")
 
 
 def test_cli_prior_errors(tmp_path, capsys):
@@ -186,8 +187,7 @@ def test_cli_keyframe_past_the_end(tmp_path, capsys):
 
 
 def test_keyframes_with_a_prior():
-    from classicseg.config import resolve
-    from classicseg.stages.prior import with_prior_fuse
+    from classicseg.config import resolve, with_prior_fuse
 
     frames, masks = _clip(n=8)
     pipe = Pipeline.from_spec(with_prior_fuse(resolve("vos")))

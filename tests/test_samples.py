@@ -13,3 +13,13 @@ def test_custom_pipeline_sample(tmp_path, monkeypatch, capsys):
     f = float(out.split("F=")[1].split()[0])
     assert 0.5 < f <= 1.0
     assert (tmp_path / "last_frame.png").stat().st_size > 0
+
+
+def test_eval_vos_without_data_runs_on_generated_clips(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["eval_vos.py", "--data", str(tmp_path / "no-davis"), "--out",
+                                      str(tmp_path / "out"), "--seq", "synth-0"])
+    runpy.run_path(str(SAMPLES / "eval_vos.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "no DAVIS data at" in out and "generated one-object clips" in out
+    jf = float(out.split("synth-0")[1].split("J&F=")[1].split()[0])
+    assert 0.5 < jf <= 1.0

@@ -16,9 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from classicseg.kernels import njit
-from classicseg.stages.temporal import votes_needed
 
-__all__ = ["majority_step_numba", "majority_step_numpy", "votes_needed"]
+__all__ = ["majority_step_numba", "majority_step_numpy"]
 
 
 @njit(cache=True)
@@ -42,7 +41,7 @@ def majority_step_numba(count: np.ndarray, new: np.ndarray, old: np.ndarray | No
         Per-pixel votes in the window.
     new, old : ndarray of bool, (H, W)
     k : int
-        Votes a pixel needs to exceed (see :func:`votes_needed`).
+        Votes a pixel needs to exceed (see :func:`classicseg.stages.temporal.votes_needed`).
     """
     shape = count.shape
     c = count.reshape(-1)  # a view: count must be contiguous

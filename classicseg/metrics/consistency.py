@@ -33,7 +33,7 @@ with one IoU per object averaged over objects.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -201,7 +201,7 @@ def find_image_dir(images, name: str | None = None) -> Path:
     return found
 
 
-def evaluate_sequence(pred_dir, image_dir, method: str = "dis", scale: float = 1.0, occlusion: bool = False,
+def evaluate_sequence(pred_dir, image_dir, flow: Callable, occlusion: Callable | None = None,
                       name: str | None = None) -> ConsistencyResult:
     """Temporal consistency of the predicted masks in ``pred_dir``.
 
@@ -212,12 +212,14 @@ def evaluate_sequence(pred_dir, image_dir, method: str = "dis", scale: float = 1
         read by :func:`classicseg.metrics.segmentation.read_label_map`.
     image_dir : path-like
         The input frames, matched by number (see :func:`find_image_dir`).
-    method : {'dis', 'farneback'}
-        Flow between consecutive input frames.
-    scale : float
-        Resolution fraction of the flow (1 = full).
-    occlusion : bool
-        Also leave out pixels that fail a forward-backward check (twice the flow time).
+    flow : callable
+        ``flow(first, second) -> (H, W, 2)`` between consecutive input frames, e.g.
+        :func:`classicseg.stages.flow.flow_function` ``("dis")``; its ``__name__`` labels
+        the result.
+    occlusion : callable, optional
+        ``occlusion(backward, forward) -> bool (H, W)``, e.g.
+        :func:`classicseg.stages.flow.fb_occlusion`: also leave out pixels that fail this
+        forward-backward check (twice the flow time).
 
     Pairs are consecutive predictions in number order (a gap in the numbering makes a pair
     across it).
@@ -228,8 +230,6 @@ def evaluate_sequence(pred_dir, image_dir, method: str = "dis", scale: float = 1
         Fewer than two predictions, a prediction without its input frame, size mismatch.
     """
     from classicseg.io.images import read_image
-    from classicseg.metrics.flow import flow_method
-    from classicseg.stages.flow import fb_occlusion
 
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
@@ -243,8 +243,8 @@ def evaluate_sequence(pred_dir, image_dir, method: str = "dis", scale: float = 1
     if missing:
         raise EvalError(f"{len(missing)} predictions in {pred_dir} have no input frame in {img_dir} "
                         f"(first: {preds[missing[0]].name})")
-    fn = flow_method(method, scale)
-    res = ConsistencyResult(name or pred_dir.name, method=f"{method}" + (f"@{scale:g}" if scale != 1 else ""))
+    fn = flow
+    res = ConsistencyResult(name or pred_dir.name, method=getattr(flow, "__name__", "flow"))
     numbers = sorted(preds)
 
     def load(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -261,23 +261,23 @@ def evaluate_sequence(pred_dir, image_dir, method: str = "dis", scale: float = 1
             raise EvalError(f"input frame {imgs[n].name} is {_size(img.shape)} but {imgs[prev_n].name} "
                             f"is {_size(prev_img.shape)}")
         f = fn(prev_img, img)
-        scored = ~fb_occlusion(f, fn(img, prev_img)) if occlusion else None
+        scored = ~occlusion(f, fn(img, prev_img)) if occlusion is not None else None
         res.values.append(pair_consistency(prev_mask, mask, f, scored))
         res.frames.append(prev_n)
         prev_mask, prev_img = mask, img
     return res
 
 
-def evaluate_dataset(pred_root, image_root, method: str = "dis", scale: float = 1.0,
-                     occlusion: bool = False) -> list[ConsistencyResult]:
+def evaluate_dataset(pred_root, image_root, flow: Callable,
+                     occlusion: Callable | None = None) -> list[ConsistencyResult]:
     """Temporal consistency of one prediction folder, or of each ``pred_root/<seq>`` with its
     frames under ``image_root`` (see :func:`find_image_dir`)."""
     pred_root = Path(pred_root)
     if not pred_root.is_dir():
         raise EvalError(f"prediction folder {pred_root} does not exist")
     if index_images(pred_root, "predictions"):
-        return [evaluate_sequence(pred_root, image_root, method, scale, occlusion)]
+        return [evaluate_sequence(pred_root, image_root, flow, occlusion)]
     seqs = [d for d in sorted(pred_root.iterdir()) if d.is_dir() and index_images(d, "predictions")]
     if not seqs:
         raise EvalError(f"no numbered mask PNGs in {pred_root} or its sub-folders")
-    return [evaluate_sequence(d, image_root, method, scale, occlusion, name=d.name) for d in seqs]
+    return [evaluate_sequence(d, image_root, flow, occlusion, name=d.name) for d in seqs]

@@ -34,23 +34,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from classicseg.errors import EvalError
+from classicseg.io import flowfiles
+from classicseg.io.flowfiles import FLO_TAG, UNKNOWN_FLOW, encode_flo, encode_kitti_flow, write_flo, write_kitti_flow
 
 __all__ = [
-    "FLO_TAG", "UNKNOWN_FLOW", "FLOW_METHODS",
+    "FLO_TAG", "UNKNOWN_FLOW",
     "read_flo", "encode_flo", "write_flo", "read_kitti_flow", "encode_kitti_flow", "write_kitti_flow",
     "read_flow", "endpoint_error", "flow_errors",
-    "flow_method", "FlowPair", "find_flow_pairs", "FlowPairResult", "FlowDatasetResult", "evaluate_flow_dataset",
+    "FlowPair", "find_flow_pairs", "FlowPairResult", "FlowDatasetResult", "evaluate_flow_dataset",
 ]
-
-#: The float32 tag that opens a ``.flo`` file (its bytes spell ``PIEH``).
-FLO_TAG = 202021.25
-#: A ``.flo`` component above this (in absolute value) marks an unknown vector.
-UNKNOWN_FLOW = 1e9
-_HEADER = 12
 
 
 def _size(shape) -> str:
@@ -58,168 +53,22 @@ def _size(shape) -> str:
 
 
 def _check_flow(flow, what: str = "flow") -> np.ndarray:
-    f = np.asarray(flow)
-    if f.ndim != 3 or f.shape[2] != 2:
-        raise EvalError(f"{what} must be (H, W, 2), got shape {f.shape}")
-    return f.astype(np.float32, copy=False)
-
-
-def _read_bytes(path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise EvalError(f"cannot read flow file {path}: {exc.strerror or exc}") from None
-
-
-# --------------------------------------------------------------------------- .flo
-def _decode_flo(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if len(data) < _HEADER:
-        raise EvalError(f"{name}: not a .flo file ({len(data)} bytes, the header alone is {_HEADER})")
-    tag = np.frombuffer(data, "<f4", 1, 0)[0]
-    if tag != np.float32(FLO_TAG):
-        raise EvalError(f"{name}: not a .flo file (tag {data[:4]!r}, expected b'PIEH' = {FLO_TAG})")
-    w, h = (int(v) for v in np.frombuffer(data, "<i4", 2, 4))
-    if w < 1 or h < 1 or w > 100_000 or h > 100_000:
-        raise EvalError(f"{name}: implausible .flo size {w}x{h}")
-    need = _HEADER + 8 * w * h
-    if len(data) != need:
-        kind = "truncated" if len(data) < need else "too long"
-        raise EvalError(f"{name}: {kind} .flo file: {len(data)} bytes, a {w}x{h} flow needs {need}")
-    flow = np.frombuffer(data, "<f4", 2 * w * h, _HEADER).reshape(h, w, 2).astype(np.float32)
-    with np.errstate(invalid="ignore"):
-        valid = np.isfinite(flow).all(axis=2) & (np.abs(flow) <= UNKNOWN_FLOW).all(axis=2)
-    flow[~valid] = 0.0
-    return flow, valid
+    return flowfiles.check_flow(flow, what, EvalError)
 
 
 def read_flo(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a Middlebury ``.flo`` file.
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    flow : numpy.ndarray
-        ``float32 (H, W, 2)``; unknown vectors are set to 0.
-    valid : numpy.ndarray
-        ``bool (H, W)``: False where ``|u|`` or ``|v|`` > 1e9 or not finite.
-
-    Raises
-    ------
-    EvalError
-        Missing file, wrong tag, implausible size, or a byte count that does not match
-        the size in the header; the message names the file.
-
-    References
-    ----------
-    Baker et al., IJCV 2011 (``readFlowFile.m``).
-    """
-    return _decode_flo(_read_bytes(path), str(path))
-
-
-def encode_flo(flow, valid=None) -> bytes:
-    """The bytes of a ``.flo`` file; vectors where ``valid`` is False are written as 1e10 (unknown)."""
-    f = _check_flow(flow).astype("<f4", copy=True)
-    if valid is not None:
-        v = np.asarray(valid, bool)
-        if v.shape != f.shape[:2]:
-            raise EvalError(f"valid mask is {_size(v.shape)} but the flow is {_size(f.shape)}")
-        f[~v] = 1e10
-    h, w = f.shape[:2]
-    return np.float32(FLO_TAG).astype("<f4").tobytes() + np.array([w, h], "<i4").tobytes() + f.tobytes()
-
-
-def write_flo(path, flow, valid=None) -> None:
-    """Write a ``.flo`` file atomically (see :func:`encode_flo`)."""
-    from classicseg.io.images import atomic_write_bytes
-
-    atomic_write_bytes(path, encode_flo(flow, valid))
-
-
-# --------------------------------------------------------------------------- KITTI PNG
-def _decode_kitti(img, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if img is None:
-        raise EvalError(f"{name}: cannot decode as a PNG image")
-    if img.dtype != np.uint16 or img.ndim != 3 or img.shape[2] != 3:
-        raise EvalError(f"{name}: a KITTI flow PNG is 16-bit with 3 channels, got {img.dtype} "
-                        f"with shape {img.shape}")
-    valid = img[:, :, 0] > 0                      # B
-    flow = (img[:, :, 2:0:-1].astype(np.float32) - 32768.0) / 64.0   # (R, G) -> (u, v)
-    flow[~valid] = 0.0
-    return flow, valid
+    """:func:`classicseg.io.flowfiles.read_flo` for scoring (errors are :class:`EvalError`)."""
+    return flowfiles.read_flo(path, EvalError)
 
 
 def read_kitti_flow(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a KITTI flow PNG (16-bit, 3 channels).
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    flow : numpy.ndarray
-        ``float32 (H, W, 2)``: u = (R − 2^15)/64, v = (G − 2^15)/64; 0 where unknown.
-    valid : numpy.ndarray
-        ``bool (H, W)``: the B channel is non-zero.
-
-    Raises
-    ------
-    EvalError
-        Missing or undecodable file, or not a 16-bit 3-channel image.
-
-    References
-    ----------
-    Geiger et al., CVPR 2012 (devkit ``io_flow.h``).
-    """
-    data = np.frombuffer(_read_bytes(path), np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    return _decode_kitti(img, str(path))
-
-
-def encode_kitti_flow(flow, valid=None) -> bytes:
-    """The bytes of a KITTI flow PNG.
-
-    Components are stored as ``round(64·u + 2^15)`` clipped to 0..65535 (a 1/128 px
-    quantisation error; ±512 px range). Pixels where ``valid`` is False or the flow is not
-    finite are written as all-zero (unknown).
-    """
-    f = _check_flow(flow)
-    ok = np.isfinite(f).all(axis=2)
-    if valid is not None:
-        v = np.asarray(valid, bool)
-        if v.shape != f.shape[:2]:
-            raise EvalError(f"valid mask is {_size(v.shape)} but the flow is {_size(f.shape)}")
-        ok &= v
-    img = np.zeros(f.shape[:2] + (3,), np.uint16)
-    q = np.clip(np.rint(np.where(ok[:, :, None], f, 0.0) * 64.0 + 32768.0), 0, 65535).astype(np.uint16)
-    img[:, :, 2] = q[:, :, 0]
-    img[:, :, 1] = q[:, :, 1]
-    img[:, :, 0] = ok
-    img[~ok] = 0
-    success, buf = cv2.imencode(".png", img)
-    if not success:  # pragma: no cover - cv2 fails only on invalid arrays
-        raise EvalError("cannot encode the flow as a 16-bit PNG")
-    return buf.tobytes()
-
-
-def write_kitti_flow(path, flow, valid=None) -> None:
-    """Write a KITTI flow PNG atomically (see :func:`encode_kitti_flow`)."""
-    from classicseg.io.images import atomic_write_bytes
-
-    atomic_write_bytes(path, encode_kitti_flow(flow, valid))
+    """:func:`classicseg.io.flowfiles.read_kitti_flow` for scoring (errors are :class:`EvalError`)."""
+    return flowfiles.read_kitti_flow(path, EvalError)
 
 
 def read_flow(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a ``.flo`` or KITTI ``.png`` flow file by its extension; returns ``(flow, valid)``."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".flo":
-        return read_flo(path)
-    if suffix == ".png":
-        return read_kitti_flow(path)
-    raise EvalError(f"{path}: unknown flow file type {suffix!r} (expected .flo or a KITTI .png)")
+    """:func:`classicseg.io.flowfiles.read_flow` for scoring (errors are :class:`EvalError`)."""
+    return flowfiles.read_flow(path, EvalError)
 
 
 # --------------------------------------------------------------------------- errors
@@ -380,24 +229,6 @@ def find_flow_pairs(root) -> list[FlowPair]:
     return pairs
 
 
-#: Flow methods by name: ``f(first, second) -> flow`` with default parameters unless
-#: ``scale`` is given (``zero`` is the no-motion baseline).
-FLOW_METHODS = ("farneback", "dis", "zero")
-
-
-def flow_method(name: str, scale: float = 1.0) -> Callable:
-    """``f(first, second) -> flow`` for a name of :data:`FLOW_METHODS` (default parameters)."""
-    from classicseg.stages import flow as fl
-
-    if name == "farneback":
-        return lambda a, b: fl.farneback(a, b, scale=scale)
-    if name == "dis":
-        return lambda a, b: fl.dis(a, b, scale=scale)
-    if name == "zero":
-        return lambda a, b: np.zeros(a.shape[:2] + (2,), np.float32)
-    raise EvalError(f"unknown flow method {name!r}; choose one of {', '.join(FLOW_METHODS)}")
-
-
 @dataclass
 class FlowPairResult:
     """Scores of one pair; ``flow``/``gt``/``valid`` are kept for pictures (not in :meth:`row`)."""
@@ -453,7 +284,7 @@ def _pred_file(pred_dir: Path, pair: FlowPair) -> Path:
     raise EvalError(f"no predicted flow for pair {pair.name} in {pred_dir} (looked for {', '.join(names)})")
 
 
-def evaluate_flow_dataset(gt_root, method: str | None = "dis", pred_dir=None, scale: float = 1.0,
+def evaluate_flow_dataset(gt_root, flow: Callable | None = None, pred_dir=None, *, label: str = "",
                           keep_flows: bool = False, on_pair=None) -> FlowDatasetResult:
     """Score a flow method, or predicted flow files, on every pair of a dataset root.
 
@@ -461,17 +292,16 @@ def evaluate_flow_dataset(gt_root, method: str | None = "dis", pred_dir=None, sc
     ----------
     gt_root : path-like
         See :func:`find_flow_pairs`.
-    method : {'farneback', 'dis', 'zero'}, optional
-        Compute the flow from the frames with :func:`classicseg.stages.flow.farneback` or
-        :func:`~classicseg.stages.flow.dis` (their default parameters), or take zero flow.
-        Ignored when ``pred_dir`` is given.
+    flow : callable, optional
+        ``flow(first, second) -> (H, W, 2)`` computed from the frames of each pair, e.g.
+        :func:`classicseg.stages.flow.flow_function` ``("dis")``. Ignored when ``pred_dir``
+        is given.
     pred_dir : path-like, optional
         Predicted flows instead: ``<pair>.flo``, ``<pair>.png`` (KITTI format) or
         ``<pair>/flow10.flo`` (Middlebury submission layout), where ``<pair>`` is the
         Middlebury sequence (``Dimetrodon``) or the KITTI frame (``000045_10``).
-    scale : float
-        Resolution fraction passed to the method (1 = full resolution, the functions'
-        default; the ``flow.*`` stages default to 0.5).
+    label : str
+        Names the method in the result's ``source`` (default: the function's name).
     keep_flows : bool
         Keep each pair's flow, ground truth and valid mask on its result (for pictures).
     on_pair : callable, optional
@@ -491,9 +321,9 @@ def evaluate_flow_dataset(gt_root, method: str | None = "dis", pred_dir=None, sc
     from classicseg.io.images import read_image
 
     pairs = find_flow_pairs(gt_root)
-    if pred_dir is None and method is None:
+    if pred_dir is None and flow is None:
         raise EvalError("give a flow method or a folder of predicted flows")
-    fn = None if pred_dir is not None else flow_method(method, scale)
+    fn = None if pred_dir is not None else flow
     if pred_dir is not None:
         pred_dir = Path(pred_dir)
         if not pred_dir.is_dir():
@@ -508,24 +338,24 @@ def evaluate_flow_dataset(gt_root, method: str | None = "dis", pred_dir=None, sc
                 raise EvalError(f"pair {pair.name}: frames are {_size(a.shape)} and {_size(b.shape)} but the "
                                 f"ground truth is {_size(gt.shape)}")
             t0 = time.perf_counter()
-            flow = fn(a, b)
+            est = fn(a, b)
             seconds = time.perf_counter() - t0
         else:
             path = _pred_file(pred_dir, pair)
-            flow, pvalid = read_flow(path)
-            if flow.shape != gt.shape:
-                raise EvalError(f"predicted flow {path.name} is {_size(flow.shape)} but ground truth "
+            est, pvalid = read_flow(path)
+            if est.shape != gt.shape:
+                raise EvalError(f"predicted flow {path.name} is {_size(est.shape)} but ground truth "
                                 f"{pair.gt.name} is {_size(gt.shape)}")
             if (valid & ~pvalid).any():
                 raise EvalError(f"predicted flow {path.name} is unknown at {int((valid & ~pvalid).sum())} pixels "
                                 "where the ground truth is known")
-        s = flow_errors(flow, gt, valid)
+        s = flow_errors(est, gt, valid)
         r = FlowPairResult(pair.name, pair.layout, pair.region, _size(gt.shape), s["epe"], s["fl"], s["out3"],
                            s["aae"], s["n_valid"], seconds,
-                           *((flow, gt, valid) if keep_flows else (None, None, None)))
+                           *((est, gt, valid) if keep_flows else (None, None, None)))
         if on_pair is not None:
             on_pair(r)
         results.append(r)
     means = {k: float(np.mean([getattr(r, k) for r in results])) for k in ("epe", "fl", "out3", "aae")}
-    source = str(pred_dir) if pred_dir is not None else f"{method} (scale {scale:g})"
+    source = str(pred_dir) if pred_dir is not None else (label or getattr(flow, "__name__", "flow"))
     return FlowDatasetResult(source, results, **means)

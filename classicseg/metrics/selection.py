@@ -1,95 +1,95 @@
-"""Choosing a parameter set on some sequences and scoring it on the others.
+"""Which sequences of a dataset root to score: the ones that were run, or the ones asked for.
 
-:func:`leave_one_out` takes the scores of every candidate parameter set on every sequence
-and reports two numbers: the *tuned* mean (the candidate with the best mean over all
-sequences, scored on those same sequences) and the *leave-one-sequence-out* mean (for
-each sequence, the candidate with the best mean over the other sequences, scored on the
-one left out; then the mean of those). The gap between them is what a user should expect
-to lose on footage nobody tuned on.
-
-References
-----------
-M. Stone, "Cross-validatory choice and assessment of statistical predictions", Journal of
-the Royal Statistical Society B 36(2), 1974.
+A run over part of a dataset (a few sequences of a DAVIS or CDnet root) leaves prediction
+folders for those sequences only. :func:`choose_sequences` scores the sequences whose
+prediction folder exists and reports the others as skipped, or, given names
+(``--sequences a,b``), exactly those, each of which must then have predictions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from classicseg.errors import EvalError
-
-__all__ = ["LeaveOneOut", "leave_one_out"]
+from classicseg.registry import nearest
 
 
 @dataclass
-class LeaveOneOut:
-    """Result of :func:`leave_one_out`.
+class Candidate:
+    """One sequence of the ground truth and where its predictions should be.
 
     Attributes
     ----------
-    tuned : str
-        The candidate with the best mean over all sequences.
-    tuned_mean : float
-        Its mean.
-    chosen : dict[str, str]
-        For each sequence, the candidate chosen on the other sequences.
-    held_out : dict[str, float]
-        For each sequence, the chosen candidate's score on it.
-    mean : float
-        Mean of ``held_out``: the leave-one-sequence-out score.
+    name : str
+        The name shown and accepted (``blackswan``, ``baseline/highway``).
+    pred : Path
+        Its prediction folder.
+    item : Any
+        What the caller scores (the ground-truth folder, with whatever else it needs).
+    aliases : tuple of str
+        Other names accepted by ``sequences`` (a CDnet video's name without its category).
     """
 
-    tuned: str
-    tuned_mean: float
-    chosen: dict
-    held_out: dict
-    mean: float
+    name: str
+    pred: Path
+    item: Any
+    aliases: tuple = field(default_factory=tuple)
 
 
-def leave_one_out(scores: dict) -> LeaveOneOut:
-    """Tuned and leave-one-sequence-out scores of a set of candidates (higher is better).
+def parse_names(text: str | None) -> list[str] | None:
+    """``"a,b , c"`` -> ``["a", "b", "c"]``; None or blank -> None."""
+    if text is None:
+        return None
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    return names or None
+
+
+def choose_sequences(candidates: list[Candidate], wanted: list[str] | None = None,
+                     ) -> tuple[list[Candidate], list[Candidate]]:
+    """Split the ground truth's sequences into those to score and those skipped.
 
     Parameters
     ----------
-    scores : dict[str, dict[str, float]]
-        ``candidate -> {sequence -> score}``; every candidate scored on the same sequences
-        (at least two). Ties go to the candidate listed first: list the current default
-        first so that a change has to win to be chosen.
+    candidates : list of Candidate
+        Every sequence of the ground truth, in order.
+    wanted : list of str, optional
+        Names to score (``Candidate.name`` or an alias). None: every sequence that has a
+        prediction folder.
 
     Returns
     -------
-    LeaveOneOut
+    scored, skipped : list of Candidate
+        ``skipped`` holds the sequences left out for lack of a prediction folder (always
+        empty when ``wanted`` is given).
 
     Raises
     ------
     EvalError
-        No candidates, fewer than two sequences, or candidates scored on different sequences.
-
-    Examples
-    --------
-    >>> r = leave_one_out({"a": {"s1": 0.5, "s2": 0.9}, "b": {"s1": 0.6, "s2": 0.6}})
-    >>> r.tuned, round(r.tuned_mean, 2), r.chosen, round(r.mean, 2)
-    ('a', 0.7, {'s1': 'a', 's2': 'b'}, 0.55)
+        A wanted name that is not in the ground truth (with the nearest one), a wanted
+        sequence without predictions, or no prediction folder at all.
     """
-    if not scores:
-        raise EvalError("leave_one_out needs at least one candidate, got none")
-    names = list(scores)
-    seqs = list(scores[names[0]])
-    if len(seqs) < 2:
-        raise EvalError(f"leave_one_out needs at least two sequences, got {len(seqs)}")
-    for n in names[1:]:
-        if set(scores[n]) != set(seqs):
-            raise EvalError(f"candidate {n!r} is scored on {sorted(scores[n])}, "
-                            f"candidate {names[0]!r} on {sorted(seqs)}")
-    m = np.array([[float(scores[n][s]) for s in seqs] for n in names])
-    total = m.sum(axis=1)
-    best = int(np.argmax(total))  # argmax keeps the first of equal maxima
-    chosen, held_out = {}, {}
-    for i, s in enumerate(seqs):
-        j = int(np.argmax(total - m[:, i]))
-        chosen[s] = names[j]
-        held_out[s] = float(m[j, i])
-    return LeaveOneOut(tuned=names[best], tuned_mean=float(total[best] / len(seqs)), chosen=chosen,
-                       held_out=held_out, mean=float(np.mean(list(held_out.values()))))
+    if wanted:
+        by_name: dict[str, list[Candidate]] = {}
+        for c in candidates:
+            for n in (c.name, *c.aliases):
+                by_name.setdefault(n, []).append(c)
+        chosen: list[Candidate] = []
+        for w in wanted:
+            if w not in by_name:
+                raise EvalError(f"--sequences: no sequence {w!r} in the ground truth{nearest(w, by_name)}; "
+                                f"it has {', '.join(c.name for c in candidates)}")
+            chosen += [c for c in by_name[w] if c not in chosen]
+        for c in chosen:
+            if not c.pred.is_dir():
+                raise EvalError(f"no prediction folder for sequence {c.name}: {c.pred} does not exist")
+        return chosen, []
+    scored = [c for c in candidates if c.pred.is_dir()]
+    skipped = [c for c in candidates if not c.pred.is_dir()]
+    if not scored:
+        first = candidates[0]
+        if len(candidates) == 1:
+            raise EvalError(f"no prediction folder for sequence {first.name}: {first.pred} does not exist")
+        raise EvalError(f"none of the {len(candidates)} sequences has a prediction folder "
+                        f"(first: {first.name}, looked for {first.pred})")
+    return scored, skipped

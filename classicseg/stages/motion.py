@@ -15,7 +15,7 @@ the camera does not explain:
    blended with the new one (:func:`accumulate`), so that an object that stops briefly
    stays;
 5. optionally an **appearance** term: colour histograms of confidently moving and
-   confidently static pixels (:class:`classicseg.stages.vos.ColorModel`), fused in
+   confidently static pixels (:class:`classicseg.stages.vos.appearance.ColorModel`), fused in
    log-odds inside a box around the moving region, as in Papazoglou & Ferrari (2013).
 
 A refinement stage (``refine.graphcut``, ``refine.random_walker``) turns ``prob`` into
@@ -34,7 +34,8 @@ from classicseg.errors import ClassicsegError
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.stages.flow import pixel_grid, to_gray, warp
-from classicseg.stages.vos import ColorModel, fuse_in_box, sigmoid, to_colour_space
+from classicseg.stages.vos.appearance import ColorModel, fuse_in_box, to_colour_space
+from classicseg.stages.vos.logodds import sigmoid
 from classicseg.types import Sample
 
 __all__ = ["flow_correspondences", "track_features", "fit_homography", "camera_flow", "residual_flow",
@@ -342,7 +343,7 @@ def primary_object(prob, threshold: float = 0.5, margin: float = 0.15, min_margi
     threshold : float
         Level that defines the regions.
     margin, min_margin : float, int
-        Growth of the kept box (see :func:`classicseg.stages.refine.roi_box`).
+        Growth of the kept box (see :func:`classicseg.geometry.roi_box`).
     join : int
         Radius (px) of the dilation that joins nearby parts into one region (0: none).
 
@@ -356,7 +357,7 @@ def primary_object(prob, threshold: float = 0.5, margin: float = 0.15, min_margi
     F. Perazzi et al., "A Benchmark Dataset and Evaluation Methodology for Video Object
     Segmentation", CVPR 2016 (DAVIS: one primary object per sequence).
     """
-    from classicseg.stages.refine import roi_box
+    from classicseg.geometry import roi_box
 
     prob = np.asarray(prob, np.float32)
     if prob.ndim != 2:
@@ -415,6 +416,7 @@ class MotionSaliency(Stage):
     """Moving-object probability from the flow left after removing the camera's homography."""
 
     name = "motion.saliency"
+    bytes_per_pixel = 200  # per-pixel state, for the memory check before the first frame
     Params = MotionSaliencyParams
     requires = ("image", "flow")
     provides = ("prob",)

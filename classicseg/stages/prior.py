@@ -31,10 +31,10 @@ from classicseg.errors import ClassicsegError
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.stages.flow import warp
-from classicseg.stages.vos import fuse
+from classicseg.stages.vos.logodds import fuse
 from classicseg.types import Sample
 
-__all__ = ["prior_prob", "fuse_prior", "flow_smooth", "warp_probs", "blend", "PriorFuse", "FlowSmooth", "needs_prior", "with_prior_fuse"]
+__all__ = ["prior_prob", "fuse_prior", "flow_smooth", "warp_probs", "blend", "PriorFuse", "FlowSmooth"]
 
 def prior_prob(prior: np.ndarray, confidence: float = 0.9) -> np.ndarray:
     """A prior as a foreground probability clipped to ``[1 - confidence, confidence]``.
@@ -248,7 +248,7 @@ class PriorFuse(Stage):
 
     name = "prior.fuse"
     Params = PriorFuseParams
-    requires = ("image",)  # and the prior slot, which comes with the frame (checked per frame)
+    requires = ("image", "prior")
     provides = ("prob", "fg", "ids")
     cite = "G. E. Hinton, Training Products of Experts by Minimizing Contrastive Divergence, Neural Computation 2002"
 
@@ -299,6 +299,7 @@ class FlowSmooth(Stage):
     """
 
     name = "temporal.flow_smooth"
+    bytes_per_pixel = 64  # per-pixel state, for the memory check before the first frame
     Params = FlowSmoothParams
     requires = ("image", "flow", "prob")
     provides = ("prob", "fg", "ids")
@@ -387,33 +388,3 @@ def _expand(stack: np.ndarray, labels: np.ndarray, union: np.ndarray) -> np.ndar
     out = np.zeros((len(union),) + stack.shape[1:], np.float32)
     out[np.searchsorted(union, labels)] = stack
     return out
-
-
-def needs_prior(spec) -> bool:
-    """Whether a pipeline spec has a stage that reads the ``prior`` slot."""
-    return any(s.stage is PriorFuse for s in spec.steps)
-
-
-def with_prior_fuse(spec, weight: float = 1.0, confidence: float = 0.9):
-    """``spec`` with a ``prior.fuse`` step right after the first step that provides ``prob``
-    (``vos.propagate``: so between it and ``refine.graphcut``), unless it already has one.
-
-    Raises
-    ------
-    ConfigError
-        The pipeline has no stage that provides ``prob`` (a prior has nothing to fuse
-        with that a later stage would use).
-    """
-    from dataclasses import replace
-
-    from classicseg.config import StepSpec
-    from classicseg.errors import ConfigError
-
-    if needs_prior(spec):
-        return spec
-    at = next((i for i, s in enumerate(spec.steps) if "prob" in s.stage.provides), None)
-    if at is None:
-        raise ConfigError(f"--prior: pipeline {spec.name!r} has no stage that computes a probability to fuse the "
-                          f"prior with (use --preset refine or --preset vos)")
-    step = StepSpec("prior.fuse", PriorFuse, PriorFuseParams(weight=weight, confidence=confidence))
-    return replace(spec, steps=[*spec.steps[:at + 1], step, *spec.steps[at + 1:]])

@@ -18,10 +18,11 @@ import numpy as np
 from pydantic import Field
 
 from classicseg.errors import ClassicsegError
+from classicseg.geometry import roi_box
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.stages.morph import fill_holes
-from classicseg.stages.vos import assign_ids
+from classicseg.stages.vos.ids import assign_ids
 from classicseg.types import Sample
 
 __all__ = ["graphcut", "densecrf", "roi_box", "keep_connected", "GraphCut", "DenseCRF"]
@@ -37,19 +38,6 @@ def _check(image: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     if prob.ndim != 2 or prob.shape != image.shape[:2]:
         raise ValueError(f"prob must be (H, W) like the image {image.shape[:2]}, got {prob.shape}")
     return image, prob.astype(np.float32, copy=False)
-
-
-def roi_box(mask: np.ndarray, margin: float = 0.25, min_margin: int = 16) -> tuple[int, int, int, int] | None:
-    """``(y0, y1, x0, x1)``: the bounding box of ``mask`` grown by ``margin`` × its size
-    (at least ``min_margin`` px), clipped to the frame; ``None`` for an empty mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    h, w = mask.shape
-    my = max(int(margin * (rows[-1] - rows[0] + 1)), min_margin)
-    mx = max(int(margin * (cols[-1] - cols[0] + 1)), min_margin)
-    return (max(rows[0] - my, 0), min(rows[-1] + 1 + my, h), max(cols[0] - mx, 0), min(cols[-1] + 1 + mx, w))
 
 
 def _pairwise(img: np.ndarray, gamma: float):
@@ -269,7 +257,9 @@ class GraphCut(_RefineStage):
     """Foreground by an s-t min cut on prob unaries and contrast-sensitive edges, in a box."""
 
     name = "refine.graphcut"
+    bytes_per_pixel = 200  # per-pixel state, for the memory check before the first frame
     Params = GraphCutParams
+    extras = (("maxflow", "vos"),)
     cite = "Boykov & Jolly, Interactive Graph Cuts, ICCV 2001; Rother et al., GrabCut, SIGGRAPH 2004"
 
     def segment(self, image, prob, box):
@@ -291,7 +281,9 @@ class DenseCRF(_RefineStage):
     """Foreground by a fully connected CRF (mean field) on prob, in a box."""
 
     name = "refine.densecrf"
+    bytes_per_pixel = 300  # per-pixel state, for the memory check before the first frame
     Params = DenseCRFParams
+    extras = (("pydensecrf", "crf"),)
     cite = "Krähenbühl & Koltun, Efficient Inference in Fully Connected CRFs, NIPS 2011"
 
     def segment(self, image, prob, box):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from classicseg.errors import EvalError
+from classicseg.stages.flow import fb_occlusion, flow_function
 from classicseg.metrics.consistency import (
     evaluate_dataset,
     evaluate_sequence,
@@ -82,16 +83,17 @@ def _write_clip(root, frames, masks, name="seq"):
 def test_files_flow_explains_a_moving_object(tmp_path, moving_square):
     frames, gts = moving_square(n=22, start=10, size=10)
     _write_clip(tmp_path, frames, gts)
-    dis = evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images", "dis")
-    zero = evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images", "zero")
+    dis = evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images", flow_function("dis"))
+    zero = evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images", flow_function("zero"))
     assert len(dis.values) == 21 and dis.frames[0] == 0
     # before frame 9 both masks are empty (1); after, zero flow sees a 10-px square moved 2 px: 8/12
     moving = [v for t, v in zip(zero.frames, zero.values) if t >= 10]
     assert moving == pytest.approx([8 / 12] * len(moving))
     assert dis.mean > zero.mean + 0.05
-    occ = evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images", "zero", occlusion=True)
+    occ = evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images", flow_function("zero"),
+                            occlusion=fb_occlusion)
     assert occ.values == zero.values                  # zero flow both ways: nothing is occluded
-    rows = evaluate_dataset(tmp_path / "pred", tmp_path / "images", "zero")
+    rows = evaluate_dataset(tmp_path / "pred", tmp_path / "images", flow_function("zero"))
     assert [r.name for r in rows] == ["seq"] and rows[0].row()["pairs"] == 21
 
 
@@ -100,17 +102,17 @@ def test_files_bad_inputs(tmp_path, moving_square):
     _write_clip(tmp_path, frames, gts)
     (tmp_path / "images" / "seq" / "00002.jpg").unlink()
     with pytest.raises(EvalError, match=r"1 predictions in .*seq have no input frame in .*\(first: 00002.png\)"):
-        evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images")
+        evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images", flow_function("dis"))
     cv2.imwrite(str(tmp_path / "images" / "seq" / "00002.jpg"), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(EvalError, match="prediction 00002.png is 64x48 but input frame 00002.jpg is 8x8"):
-        evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images")
+        evaluate_sequence(tmp_path / "pred" / "seq", tmp_path / "images", flow_function("dis"))
     with pytest.raises(EvalError, match="no numbered input frames for seq"):
-        evaluate_sequence(tmp_path / "pred" / "seq", tmp_path)
+        evaluate_sequence(tmp_path / "pred" / "seq", tmp_path, flow_function("dis"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(EvalError, match="no numbered mask PNGs in .*empty or its sub-folders"):
-        evaluate_dataset(tmp_path / "empty", tmp_path)
+        evaluate_dataset(tmp_path / "empty", tmp_path, flow_function("dis"))
     with pytest.raises(EvalError, match="holds 1 numbered mask PNG.s.; consistency needs at least 2"):
-        evaluate_sequence(_one_mask(tmp_path), tmp_path / "images")
+        evaluate_sequence(_one_mask(tmp_path), tmp_path / "images", flow_function("dis"))
 
 
 def _one_mask(tmp_path):

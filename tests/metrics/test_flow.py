@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from classicseg.errors import EvalError
+from classicseg.stages.flow import flow_function
 from classicseg.metrics.flow import (
     FLO_TAG,
     encode_flo,
@@ -227,10 +228,10 @@ def test_find_pairs_in_both_layouts(tmp_path):
 @pytest.mark.parametrize("method", ["dis", "farneback"])
 def test_methods_recover_a_translation(tmp_path, method):
     middlebury_root(tmp_path)
-    res = evaluate_flow_dataset(tmp_path, method)
+    res = evaluate_flow_dataset(tmp_path, flow_function(method))
     assert res.pairs[0].epe < 0.5, res.pairs[0]      # (2, 1) px: direction and units are right
     assert res.pairs[0].seconds > 0
-    zero = evaluate_flow_dataset(tmp_path, "zero")
+    zero = evaluate_flow_dataset(tmp_path, flow_function("zero"))
     assert zero.epe == pytest.approx(np.hypot(2, 1), abs=1e-5)
 
 
@@ -256,8 +257,8 @@ def test_scoring_predicted_files(tmp_path):
     write_flo(pred / "Tex.flo", f, np.zeros((64, 80), bool))
     with pytest.raises(EvalError, match="Tex.flo is unknown at .* pixels where the ground truth is known"):
         evaluate_flow_dataset(tmp_path / "gt", pred_dir=pred)
-    with pytest.raises(EvalError, match="unknown flow method 'lk'"):
-        evaluate_flow_dataset(tmp_path / "gt", "lk")
+    with pytest.raises(ValueError, match="unknown flow method 'lk'"):
+        flow_function("lk")
 
 
 # --------------------------------------------------------------------------- pictures

@@ -20,6 +20,7 @@ import pytest
 
 from classicseg.metrics.consistency import temporal_consistency
 from classicseg.metrics.flow import evaluate_flow_dataset, read_flo, read_kitti_flow
+from classicseg.stages.flow import flow_function
 from classicseg.metrics.segmentation import read_label_map
 
 pytestmark = pytest.mark.realdata
@@ -49,13 +50,13 @@ def test_shared_flow_files_read(shared_data):
 
 @pytest.mark.parametrize("method", ["farneback", "dis"])
 def test_flow_epe_stays_below_measured(shared_data, method):
-    res = evaluate_flow_dataset(shared_data, method)
+    res = evaluate_flow_dataset(shared_data, flow_function(method))
     got = {p.name: p for p in res.pairs}
     assert set(got) == {"Dimetrodon", "000045_10"}
     for name, p in got.items():
         epe, fl = LIMITS[(name, method)]
         assert p.epe < epe and p.fl < fl, (name, method, p.epe, p.fl)
-    zero = evaluate_flow_dataset(shared_data, "zero")
+    zero = evaluate_flow_dataset(shared_data, flow_function("zero"))
     assert all(p.epe > 2 * got[p.name].epe for p in zero.pairs)
 
 

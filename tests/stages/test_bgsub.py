@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from classicseg import registry
+from classicseg import catalog as registry
 from classicseg.config import validate
 from classicseg.errors import ConfigError
 from classicseg.stages.bgsub.base import ScheduleParams, learning_rate, split_labels

@@ -8,7 +8,7 @@ from classicseg.cli import cli
 from classicseg.config import resolve
 from classicseg.errors import ClassicsegError, ConfigError
 from classicseg.pipeline import Pipeline
-from classicseg.registry import get
+from classicseg.catalog import get
 from classicseg.stages.flow import DISFlow
 from classicseg.stages.motion import (
     MotionSaliency, accumulate, camera_flow, fit_homography, flow_correspondences, motion_probability,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from classicseg.config import resolve
+from classicseg.config import resolve, with_prior_fuse
 from classicseg.degrade import weak_model_masks
 from classicseg.errors import ClassicsegError, ConfigError
 from classicseg.io.priors import attach_prior
@@ -12,9 +12,7 @@ from classicseg.stages.prior import (
     PriorFuse,
     flow_smooth,
     fuse_prior,
-    needs_prior,
     prior_prob,
-    with_prior_fuse,
 )
 from classicseg.types import SLOTS, Sample
 
@@ -96,9 +94,9 @@ def test_with_prior_fuse_inserts_after_propagate():
     names = [s.stage.name for s in spec.steps]
     i = names.index("vos.propagate")
     assert names[i + 1] == "prior.fuse" and names[i + 2].startswith("refine.")
-    assert spec.steps[i + 1].params.weight == 2.0 and needs_prior(spec)
+    assert spec.steps[i + 1].params.weight == 2.0 and spec.inputs == ("prior",)
     assert with_prior_fuse(spec) is spec  # once only
-    assert needs_prior(resolve("refine")) and not needs_prior(resolve("vos"))
+    assert resolve("refine").inputs == ("prior",) and resolve("vos").inputs == ()
     with pytest.raises(ConfigError, match="no stage that computes a probability"):
         with_prior_fuse(resolve("surveillance"))
 
@@ -143,19 +141,19 @@ def test_refine_preset_improves_a_weak_model():
 
 
 def test_vos_with_a_prior_and_no_init_mask_starts_from_the_first_prior():
-    from classicseg.keyframes import init_stage, seed_from_prior
+    from classicseg.keyframes import seed_from_prior
 
     frames, masks = _clip(n=6)
     pipe = Pipeline.from_spec(with_prior_fuse(resolve("vos")))
     src = attach_prior(ArraySource(kind="folder", name="t", items=frames, prefetch=0),
                        lambda s: masks[s.index].astype(np.float32))
     out = []
-    pipe.run(seed_from_prior(src, init_stage(pipe)), [], on_sample=out.append)
+    pipe.run(seed_from_prior(src, pipe), [], on_sample=out.append)
     assert min(_iou(s["fg"], m) for s, m in zip(out, masks)) > 0.85
     src = attach_prior(ArraySource(kind="folder", name="t", items=frames, prefetch=0),
                        lambda s: np.zeros(s.shape, np.float32))
     with pytest.raises(ClassicsegError, match="prior of the first frame .* contains no object"):
-        pipe.run(seed_from_prior(src, init_stage(pipe)), [])
+        pipe.run(seed_from_prior(src, pipe), [])
 
 
 def test_a_dropped_frame_is_carried_over_only_with_miss_ratio():

@@ -5,7 +5,7 @@ import pytest
 from classicseg.config import resolve
 from classicseg.errors import ClassicsegError, ConfigError
 from classicseg.pipeline import Pipeline
-from classicseg.registry import get
+from classicseg.catalog import get
 from classicseg.stages.flow import DISFlow
 from classicseg.stages.randomwalker import RandomWalker, best_mode, random_walker_mask, seeds_from_prob
 from classicseg.stages.refine import GraphCut

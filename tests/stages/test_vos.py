@@ -4,12 +4,16 @@ import pytest
 
 from classicseg.errors import ClassicsegError
 from classicseg.pipeline import Pipeline
-from classicseg.registry import get
-from classicseg.stages.refine import GraphCut, densecrf, graphcut, keep_connected, roi_box
-from classicseg.stages.vos import (
-    ColorModel, Propagate, assign_ids, fuse, local_classifiers, motion_prior, propagate, read_init_mask,
-    unlinked_capped,
-)
+from classicseg.catalog import get
+from classicseg.geometry import roi_box
+from classicseg.stages.refine import GraphCut, densecrf, graphcut, keep_connected
+from classicseg.io.masks import read_init_mask
+from classicseg.stages.vos import Propagate, PropagateParams, propagate
+from classicseg.stages.vos.appearance import ColorModel
+from classicseg.stages.vos.cues import motion_prior, unlinked_capped
+from classicseg.stages.vos.ids import assign_ids
+from classicseg.stages.vos.local import local_classifiers
+from classicseg.stages.vos.logodds import fuse
 from classicseg.types import Sample
 
 
@@ -96,7 +100,7 @@ def test_propagation_follows_a_moving_disk():
     prev = masks[0]
     for t in range(1, len(frames)):
         flow = dis(frames[t], frames[t - 1], scale=1.0)
-        prob = propagate(frames[t], prev, flow, cm)
+        prob = propagate(frames[t], prev, flow, colour=cm).prob
         prev = graphcut(frames[t], prob, 25.0, box=roi_box(prob > 0.05, 0.15, 8))
         assert _iou(prev, masks[t]) > 0.85, t
     pl, warped = local_classifiers(frames[-2], masks[-2], frames[-1], dis(frames[-1], frames[-2], scale=1.0), 24)
@@ -191,12 +195,12 @@ def test_motion_confidence_lets_colour_remove_uncovered_background():
     cm = ColorModel(8)
     cm.update(img, disk, ~disk)
     flow = np.zeros((40, 60, 2), np.float32)
-    trusted = propagate(img, prev, flow, cm, sigma=0)
-    soft = propagate(img, prev, flow, cm, sigma=0, motion_confidence=0.8)
+    trusted = propagate(img, prev, flow, PropagateParams(sigma=0), cm).prob
+    soft = propagate(img, prev, flow, PropagateParams(sigma=0, motion_confidence=0.8), cm).prob
     assert (trusted[10:30, 32:43] > 0.5).all()  # the warped mask wins: 1e-3 clip vs colour
     assert (soft[10:30, 32:43] < 0.5).all() and (soft[12:28, 12:28] > 0.5).all()
-    with pytest.raises(ValueError, match=r"motion_confidence must be in \(0.5, 1\], got 0.3"):
-        propagate(img, prev, flow, cm, motion_confidence=0.3)
+    with pytest.raises(ValueError, match=r"motion_confidence\n  Input should be greater than 0.5"):
+        PropagateParams(motion_confidence=0.3)
 
 
 def test_unlinked_capped_known_answer():
@@ -227,7 +231,7 @@ def test_linked_stage_option_drops_far_colour_blobs():
 
 
 def test_motion_coherence_known_answer():
-    from classicseg.stages.vos import motion_coherence
+    from classicseg.stages.vos.cues import motion_coherence
 
     warped = np.zeros((40, 60), bool)
     warped[10:30, 10:40] = True

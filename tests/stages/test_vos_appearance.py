@@ -3,18 +3,12 @@ import cv2
 import numpy as np
 import pytest
 
+from classicseg.errors import ClassicsegError
 from classicseg.pipeline import Pipeline
-from classicseg.stages.vos import (
-    N_FEATURES,
-    ShapeTemplate,
-    ColorModel,
-    PixelClassifier,
-    TwoColourModels,
-    confident_labels,
-    object_affine,
-    pixel_features,
-    uniform_lbp,
-)
+from classicseg.stages.vos.appearance import ColorModel, TwoColourModels
+from classicseg.stages.vos.cues import confident_labels
+from classicseg.stages.vos.shape import ShapeTemplate, object_affine
+from classicseg.stages.vos.texture import N_FEATURES, PixelClassifier, pixel_features, uniform_lbp
 from classicseg.types import Sample
 
 
@@ -83,7 +77,7 @@ def test_classifier_recent_memory_and_errors():
     assert not clf.ready
     with pytest.raises(ValueError, match="not been trained"):
         clf.logit(feats)
-    with pytest.raises(ValueError, match="both object and background"):
+    with pytest.raises(ClassicsegError, match="both object and background"):
         clf.add(feats, fg, np.zeros_like(fg), anchor=True)
     clf.add(feats, fg, ~fg, anchor=True)
     for _ in range(3):

@@ -2,7 +2,7 @@
 import pytest
 
 from classicseg.errors import EvalError
-from classicseg.metrics.selection import leave_one_out
+from classicseg.metrics.loso import leave_one_out
 
 
 def test_known_answer():

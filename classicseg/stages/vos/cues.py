@@ -1,0 +1,194 @@
+"""Per-frame cues of mask propagation: the warped previous mask, motion coherence, confident labels.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from classicseg.stages.flow import warp
+from classicseg.stages.vos.appearance import model_regions
+
+__all__ = ['motion_prior', 'motion_coherence', 'unlinked_capped', 'confident_labels']
+
+def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray | None = None,
+                 sigma: float = 2.0, motion_sigma: float = 0.1) -> np.ndarray:
+    """The previous mask carried along the backward flow, softened where the motion is uncertain.
+
+    Parameters
+    ----------
+    prev_mask : ndarray
+        bool or float ``(H, W)`` mask (or probability) on frame ``t - 1``.
+    flow : ndarray
+        float32 ``(H, W, 2)`` backward flow of frame ``t`` (``t -> t - 1``).
+    occlusion : ndarray of bool, optional
+        Pixels of frame ``t`` not visible in ``t - 1``: set to 0.5 (no evidence).
+    sigma : float
+        Base blur of the warped mask (px).
+    motion_sigma : float
+        Extra blur per pixel of the object's mean motion.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)`` in [0, 1].
+
+    References
+    ----------
+    Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016.
+    """
+    m = np.asarray(prev_mask)
+    if m.shape != flow.shape[:2]:
+        raise ValueError(f"mask is {m.shape[1]}x{m.shape[0]} but flow is {flow.shape[1]}x{flow.shape[0]}")
+    w = warp(m.astype(np.float32), flow)
+    sel = w > 0.5
+    if sel.any() and motion_sigma > 0:
+        speed = float(np.median(np.hypot(flow[sel][:, 0], flow[sel][:, 1])))
+    else:
+        speed = 0.0
+    s = sigma + motion_sigma * speed
+    if s > 0.3:
+        w = cv2.GaussianBlur(w, (0, 0), s)
+    if occlusion is not None:
+        w = np.where(occlusion, np.float32(0.5), w)
+    return w
+
+
+def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int = 15, inner: int = 3,
+                     noise: float = 1.0, relative: float = 0.25, limit: float = 4.0) -> np.ndarray:
+    """Log-odds that each pixel moves with the object rather than with its surroundings.
+
+    The object's motion ``u_o`` is the median flow over the warped mask eroded by
+    ``inner`` px, the background's ``u_b`` the median over the ring from ``inner`` to
+    ``ring`` px outside it. A pixel with flow ``f`` gets ``clip((|f − u_b| − |f − u_o|) / s,
+    ±limit)``, ``s = noise + relative·|u_o − u_b|``: about 0 where the two motions agree
+    (the cue then abstains), positive where the pixel follows the object. Background
+    uncovered behind the object, or static surroundings that the mask has crept onto,
+    move with the background, whatever their colour.
+
+    Parameters
+    ----------
+    flow : ndarray
+        float32 ``(H, W, 2)`` backward flow of the current frame.
+    warped : ndarray of bool
+        The previous mask carried to the current frame.
+    box : (y0, y1, x0, x1), optional
+        Compute only inside it (0 outside).
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)`` log-odds.
+
+    References
+    ----------
+    A. Papazoglou, V. Ferrari, "Fast Object Segmentation in Unconstrained Video", ICCV 2013
+    (the object moves differently from its surroundings); Y.-H. Tsai, M.-H. Yang, M. J.
+    Black, "Video Segmentation via Object Flow", CVPR 2016.
+    """
+    h, w = warped.shape
+    out = np.zeros((h, w), np.float32)
+    y0, y1, x0, x1 = box if box is not None else (0, h, 0, w)
+    m = warped[y0:y1, x0:x1]
+    if not m.any() or m.all():
+        return out
+    u8 = m.view(np.uint8)
+    din = cv2.distanceTransform(u8, cv2.DIST_L2, 3)
+    dout = cv2.distanceTransform(1 - u8, cv2.DIST_L2, 3)
+    obj = din > inner
+    if not obj.any():
+        obj = m
+    bg = (dout > inner) & (dout <= ring)
+    if not bg.any():
+        return out
+    f = flow[y0:y1, x0:x1]
+    uo = np.median(f[obj], axis=0)
+    ub = np.median(f[bg], axis=0)
+    s = noise + relative * float(np.hypot(*(uo - ub)))
+    ro = np.hypot(f[:, :, 0] - uo[0], f[:, :, 1] - uo[1])
+    rb = np.hypot(f[:, :, 0] - ub[0], f[:, :, 1] - ub[1])
+    out[y0:y1, x0:x1] = np.clip((rb - ro) / s, -limit, limit)
+    return out
+
+
+def unlinked_capped(prob: np.ndarray, core: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """``prob`` with the 8-connected components of ``prob > 0.5`` that do not touch ``core``
+    lowered to at most ``floor`` (a new array; ``prob`` is not modified)."""
+    sel = prob > 0.5
+    n, labels = cv2.connectedComponents(sel.view(np.uint8), connectivity=8)
+    out = prob.copy()
+    if n <= 1:
+        return out
+    hit = np.bincount(labels[core & sel], minlength=n) > 0
+    hit[0] = True
+    drop = ~hit[labels]
+    out[drop] = np.minimum(out[drop], np.float32(floor))
+    return out
+
+
+def confident_labels(mask: np.ndarray, prior: np.ndarray, coherence: np.ndarray | None = None,
+                     confident: int = 5, band: int = 60, gate: float = 0.9,
+                     coherence_gate: float = 1.0, colour: np.ndarray | None = None,
+                     colour_gate: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Object and background pixels of a segmented frame that are safe to learn from.
+
+    Learning appearance from every pixel of the final masks lets their errors feed back
+    (a shadow once included is learned as object, and kept). Here a pixel is learned
+    only where independent cues agree with its label: object pixels lie ``confident``
+    px inside ``mask`` and the motion ``prior`` (the warped previous mask, before colour
+    was used) gave them at least ``gate``; background pixels lie ``confident`` to
+    ``band`` px outside it with ``prior <= 1 - gate``. With ``coherence`` (log-odds of
+    :func:`motion_coherence`), mask pixels whose motion follows the surroundings
+    (``coherence <= -coherence_gate``) are learned as background instead, and ring
+    pixels whose motion follows the object (``coherence >= coherence_gate``) are not
+    learned at all (a part the mask lost). With
+    ``colour`` (the object probability of a fixed model, e.g. the first frame's colours),
+    ring pixels are learned as background only where it is at most ``colour_gate``: a
+    part of the object that the mask lost lies in the ring and would otherwise be
+    learned as background, and stay lost.
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        The final mask of the frame.
+    prior : ndarray
+        float ``(H, W)`` motion prior of that frame (:func:`motion_prior`).
+    coherence : ndarray, optional
+        float ``(H, W)`` motion-coherence log-odds of that frame.
+    confident, band : int
+        Distances (px) from the mask's boundary, see :func:`model_regions`.
+    gate : float
+        Smallest motion-prior probability of the label, in [0.5, 1].
+    coherence_gate : float
+        Coherence log-odds at or below ``-coherence_gate`` make a mask pixel background
+        (<= 0: not used).
+    colour : ndarray, optional
+        float ``(H, W)`` object probability from a model that does not drift.
+    colour_gate : float
+        Largest ``colour`` of a learned ring (background) pixel.
+
+    Returns
+    -------
+    fg, bg : ndarray of bool
+        Disjoint ``(H, W)`` sets; either may be empty.
+
+    References
+    ----------
+    A. Blum, T. Mitchell, "Combining Labeled and Unlabeled Data with Co-Training", COLT
+    1998 (one view labels the examples the other learns from); Y.-H. Tsai, M.-H. Yang,
+    M. J. Black, "Video Segmentation via Object Flow", CVPR 2016.
+    """
+    if any(a is not None and a.shape != mask.shape for a in (prior, coherence, colour)):
+        raise ValueError(f"prior, coherence and colour must be {mask.shape}, got "
+                         f"{[None if a is None else a.shape for a in (prior, coherence, colour)]}")
+    if not 0.5 <= gate <= 1.0:
+        raise ValueError(f"gate must be in [0.5, 1], got {gate}")
+    fg, bg = model_regions(mask, band, confident)
+    fg = fg & (prior >= gate)
+    bg = bg & (prior <= 1.0 - gate)
+    if colour is not None:
+        bg &= colour <= colour_gate
+    if coherence is not None and coherence_gate > 0:
+        moves_with_bg = fg & (coherence <= -coherence_gate)
+        bg = (bg & (coherence < coherence_gate)) | moves_with_bg
+        fg = fg & ~moves_with_bg
+    return fg, bg

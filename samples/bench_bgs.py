@@ -15,6 +15,15 @@ measured in the same run, since absolute speeds drift on a shared machine.
     python samples/bench_bgs.py ../shared/data --methods surveillance,mog2,subsense --repeats 1
     python samples/bench_bgs.py ../shared/data/cdnet2014/baseline/highway --methods surveillance,subsense
     python samples/bench_bgs.py ../shared/data/ucsd_bgs --methods surveillance --set bgsub.sense.shadow_chroma=0.05
+    python samples/bench_bgs.py ../shared/data/cdnet2014 ../shared/data/sbi2015 ../shared/data/ucsd_bgs \
+        --grid bgsub.sense.color_threshold=30,20 --grid bgsub.sense.median_ksize=7,9
+
+``--grid`` scores the first preset of ``--methods`` once with every combination of the
+listed values (on top of ``--set``) and prints, beside each combination's per-sequence F,
+the *tuned* mean (the combination with the best mean over all sequences) and the
+*leave-one-sequence-out* mean (each sequence scored with the combination that has the best
+mean over the other sequences; :func:`classicseg.metrics.loso.leave_one_out`). Ties
+go to the combination listed first: list the shipped values first.
 
 pybgs is optional (``pip install pybgs``; never a runtime dependency of classicseg); without
 it SuBSENSE and PAWCS are skipped with a note. PAWCS is slow (a few frames/s):
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import contextlib
+import itertools
 import os
 import sys
 import tempfile
@@ -36,8 +46,9 @@ import numpy as np
 
 from classicseg.batch import find_sequences
 from classicseg.io.sinks import MaskSink
-from classicseg.io.sources import open_source
-from classicseg.metrics.cdnet import evaluate_sequence
+from classicseg.io.sources import open_source, trailing_number
+from classicseg.metrics.cdnet import CDnetAccumulator, evaluate_sequence, load_gt_sequence
+from classicseg.metrics.loso import leave_one_out
 from classicseg.pipeline import Pipeline
 from classicseg.types import Sample
 
@@ -126,6 +137,64 @@ def _stage_ids(preset: str) -> set:
     return {step.id for step in resolve(preset=preset).steps}
 
 
+def score_in_memory(src, samples, masks, seq_dir) -> float:
+    """CDnet F of ``masks`` (one per sample), numbered as :class:`MaskSink` would name their files."""
+    gts = load_gt_sequence(seq_dir)
+    acc = CDnetAccumulator()
+    by_number = {trailing_number(Path(src.mask_name(s.name)).stem): m for s, m in zip(samples, masks)}
+    for n, gt in gts:
+        acc.update(by_number[n], gt, gts.roi, frame=n)
+    return acc.compute()["f_measure"]
+
+
+def grid_combinations(grid: list[str]) -> list[list[str]]:
+    """``["a.b=1,2", "c.d=3"]`` -> ``[["a.b=1", "c.d=3"], ["a.b=2", "c.d=3"]]`` (first values first)."""
+    axes = []
+    for g in grid:
+        key, sep, values = g.partition("=")
+        if not sep or not values:
+            sys.exit(f"--grid expects STAGE.PARAM=V1,V2,..., got {g!r}")
+        axes.append([f"{key}={v}" for v in values.split(",")])
+    return [list(c) for c in itertools.product(*axes)]
+
+
+def run_grid(preset: str, seqs: list, sets: list[str], grid: list[str]) -> None:
+    """Score ``preset`` with every grid combination; print tuned and leave-one-sequence-out means."""
+    combos = grid_combinations(grid)
+    labels = [" ".join(c) for c in combos]
+    runners = [make_runner(preset, sets + c) for c in combos]
+    warm = [np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8) for _ in range(3)]
+    runners[0](warm)
+    scores = {lab: {} for lab in labels}
+    seconds = dict.fromkeys(labels, 0.0)
+    total = 0
+    for seq in seqs:
+        src = open_source(str(seq.path))
+        samples = list(src)
+        frames = [s.image for s in samples]
+        total += len(frames)
+        for lab, run in zip(labels, runners):
+            t0 = time.perf_counter()
+            masks = run(frames)
+            seconds[lab] += time.perf_counter() - t0
+            scores[lab][seq.rel] = score_in_memory(src, samples, masks, seq.gt)
+        print(f"{seq.rel}: " + ", ".join(f"{scores[lab][seq.rel]:.3f}" for lab in labels), flush=True)
+    names = [s.rel for s in seqs]
+    short = [n.rsplit("/", 1)[-1][:7] for n in names]
+    w = max(len(lab) for lab in labels) + 2
+    print(f"\n{preset}: F-measure (CDnet rules) of every grid combination, one thread\n")
+    print(f"{'combination':{w}s}" + "".join(f"{n:>8s}" for n in short) + "    mean  frames/s")
+    for lab in labels:
+        print(f"{lab:{w}s}" + "".join(f"{scores[lab][n]:8.3f}" for n in names)
+              + f"{np.mean(list(scores[lab].values())):8.4f}{total / seconds[lab]:10.0f}")
+    r = leave_one_out(scores)
+    print(f"\ntuned (best mean over all {len(names)} sequences): {r.tuned_mean:.4f}  [{r.tuned}]")
+    print("leave-one-sequence-out (choose on the others, score the one left out):")
+    for n in names:
+        print(f"  {n:{max(len(x) for x in names)}s}  F {r.held_out[n]:.3f}  chosen [{r.chosen[n]}]")
+    print(f"leave-one-sequence-out mean: {r.mean:.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("roots", nargs="*", help="dataset roots, categories or sequence folders (default: the "
@@ -139,6 +208,9 @@ def main() -> None:
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="STAGE.PARAM=VALUE",
                     help="override a parameter of the presets that have that stage (repeatable)")
+    ap.add_argument("--grid", action="append", default=[], metavar="STAGE.PARAM=V1,V2,...",
+                    help="score the first preset of --methods with every combination of these values "
+                         "(repeatable) and print the tuned and leave-one-sequence-out means")
     args = ap.parse_args()
 
     cv2.setNumThreads(1)
@@ -163,6 +235,12 @@ def main() -> None:
                 seqs.append(dataclasses.replace(s, rel=label))
     if not seqs:
         sys.exit("no CDnet-layout sequences with ground truth under the given roots")
+    if args.grid:
+        presets = [m for m in methods if m not in PYBGS and m not in ("mog2", "knn")]
+        if not presets:
+            sys.exit("--grid needs a preset among --methods")
+        run_grid(presets[0], seqs, args.sets, args.grid)
+        return
 
     # warm-up: numba compilation and first-call costs are not timed
     warm = [np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8) for _ in range(3)]

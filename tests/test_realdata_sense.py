@@ -20,9 +20,10 @@ from classicseg.types import Sample
 
 pytestmark = pytest.mark.realdata
 
-# measured when written: highway 0.961, mean 0.4947 (pybgs SuBSENSE 0.476 in the same bench run)
-HIGHWAY_MIN = 0.955
-MEAN_MIN = 0.488
+# measured when written: highway 0.955, mean 0.522 (leave-one-sequence-out 0.5xx; the shipped
+# preset before the ghost test and colour threshold 30: 0.961 / 0.495; pybgs SuBSENSE 0.476)
+HIGHWAY_MIN = 0.95
+MEAN_MIN = 0.515
 
 SEQUENCES = [
     "cdnet2014/baseline/highway", "cdnet2014/cameraJitter/traffic",

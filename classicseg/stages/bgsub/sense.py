@@ -23,7 +23,13 @@ LOBSTER and SuBSENSE:
   statistics and are never learned into it;
 * the raw mask (less its shadows) is closed, its holes are filled and it is
   median-filtered; that mask is the one fed back into ``T(x)`` and ``v(x)`` at the next
-  frame (as in SuBSENSE).
+  frame (as in SuBSENSE);
+* ghosts: a foreground blob that does not move and whose outline has edges in the
+  background image but hardly any in the frame shows what *was* there (an object of the
+  first frame that left, a background change), not an object (Tian, Lu & Hampapur 2005
+  tell removed from abandoned objects this way): its pixels re-learn their model from the
+  frame at once (:meth:`SenseModel._relearn_ghosts`) instead of being eaten away from the
+  border over hundreds of frames. A stopped object keeps its own edges and stays.
 
 The per-pixel loop is a numba kernel (``@njit(cache=True)``, no ``parallel``: one thread);
 :func:`sense_step_numpy` is a slow plain-numpy/python twin of it used to test parity.
@@ -49,6 +55,9 @@ background subtraction and shadow detection", ICCV Frame-Rate Workshop, 1999.
 
 S. Nadimi, B. Bhanu, "Physical models for moving shadow and object detection in video",
 IEEE TPAMI 26(8), 2004.
+
+Y.-L. Tian, M. Lu, A. Hampapur, "Robust and efficient foreground analysis for real-time
+video surveillance", CVPR 2005.
 """
 from __future__ import annotations
 
@@ -143,12 +152,15 @@ def _popcount16(v):
 
 
 @njit(cache=True)
-def sense_init_numba(img, desc, samples_c, samples_d, rng):
-    """Fill every pixel's samples from random pixels of its 5x5 neighbourhood (sample 0 = itself)."""
+def sense_init_numba(img, desc, samples_c, samples_d, rng, mask):
+    """Fill the samples of every pixel where ``mask`` (uint8 H x W) is set from random pixels
+    of its 5x5 neighbourhood (sample 0 = itself); other pixels keep their model."""
     h, w = desc.shape
     n = samples_d.shape[2]
     for y in range(h):
         for x in range(w):
+            if mask[y, x] == 0:
+                continue
             for k in range(n):
                 if k == 0:
                     yy = y
@@ -448,20 +460,19 @@ def _xorshift_py(rng):
     return x
 
 
-def sense_init_numpy(img, desc, samples_c, samples_d, rng):
+def sense_init_numpy(img, desc, samples_c, samples_d, rng, mask):
     """Plain twin of :func:`sense_init_numba`."""
     h, w = desc.shape
-    for y in range(h):
-        for x in range(w):
-            for k in range(samples_d.shape[2]):
-                if k == 0:
-                    yy, xx = y, x
-                else:
-                    r = _xorshift_py(rng)
-                    yy = min(max(y + r % 5 - 2, 0), h - 1)
-                    xx = min(max(x + (r >> 8) % 5 - 2, 0), w - 1)
-                samples_c[y, x, k] = img[yy, xx]
-                samples_d[y, x, k] = desc[yy, xx]
+    for y, x in zip(*np.nonzero(mask)):
+        for k in range(samples_d.shape[2]):
+            if k == 0:
+                yy, xx = y, x
+            else:
+                r = _xorshift_py(rng)
+                yy = min(max(y + r % 5 - 2, 0), h - 1)
+                xx = min(max(x + (r >> 8) % 5 - 2, 0), w - 1)
+            samples_c[y, x, k] = img[yy, xx]
+            samples_d[y, x, k] = desc[yy, xx]
 
 
 def _shadow_test_numpy(cur, dsc, sc, sd, dthr, lo, hi, chroma, tint, noise, min_matches, consensus):
@@ -595,6 +606,12 @@ _KERNELS = {
 
 
 # --------------------------------------------------------------------------- driver
+def _edge_strength(gray: np.ndarray) -> np.ndarray:
+    """|d/dx| + |d/dy| (3x3 Sobel) of a float32 image."""
+    return (np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3))
+            + np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)))
+
+
 def _fill_holes_u8(mask: np.ndarray) -> np.ndarray:
     """Holes of a 0/1 mask (background not connected to the border), as 0/1."""
     h, w = mask.shape
@@ -620,12 +637,9 @@ class SenseModel:
         self.rng = np.array([(p["seed"] * 2654435761 + 12345) & 0xFFFFFFFF or 1], np.uint32)
         self.samples_c = np.empty((h, w, n, 3), np.uint8)
         self.samples_d = np.empty((h, w, n), np.uint16)
-        self.init(img, desc, self.samples_c, self.samples_d, self.rng)
-        st = np.zeros((h, w, N_STATE), np.float32)
-        st[..., 0] = 1.0
-        st[..., 1] = p["t_lower"]
-        st[..., 2] = p["v_init"]
-        self.state = st
+        self.init(img, desc, self.samples_c, self.samples_d, self.rng, np.ones((h, w), np.uint8))
+        self.state = np.empty((h, w, N_STATE), np.float32)
+        self._reset_state(slice(None))
         self.last_img = img.copy()
         self.last_desc = desc.copy()
         self.last_fg = np.zeros((h, w), np.uint8)
@@ -640,6 +654,60 @@ class SenseModel:
         i16 = img.astype(np.int16)
         self.colour = max(np.abs(i16[..., 0] - i16[..., 1]).mean(), np.abs(i16[..., 2] - i16[..., 1]).mean()) >= 1.0
         self.k3 = np.ones((3, 3), np.uint8)
+        self.gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        self.bg_gray = self.gray.copy()  # the background image of the ghost test
+        self.n_ghosts = 0
+
+    def _reset_state(self, where):
+        """Feedback state of a fresh model (R = 1, T = t_lower, v = v_init, averages 0) at ``where``."""
+        st = self.state[where]
+        st[...] = 0.0
+        st[..., 0] = 1.0
+        st[..., 1] = self.p["t_lower"]
+        st[..., 2] = self.p["v_init"]
+        self.state[where] = st
+
+    def _relearn_ghosts(self, img, desc, m):
+        """Find the ghosts among the blobs of the final mask ``m`` (0/1), re-learn them, return ``m`` without them.
+
+        A blob (8-connected) is a ghost when both hold:
+
+        * its outline has less than ``ghost_edge_ratio`` of the edge strength (Sobel L1,
+          summed along the outline) in the frame that it has in the background image: the
+          edges belong to what was there, not to what is there (Tian, Lu & Hampapur 2005:
+          a removed object's edges are in the background, an abandoned one's in the frame);
+        * it does not move: its mean absolute change since the previous frame is below
+          ``ghost_motion`` grey levels.
+
+        A ghost's pixels get a fresh model from the frame's 5x5 neighbourhoods (as at the
+        first frame) and a fresh feedback state. The background image is a running mean
+        (rate ``ghost_bg_rate``) of the frame where ``m`` is background; re-learned pixels
+        take the frame's value.
+        """
+        p = self.p
+        g = self.gray
+        if m.any():
+            n, lab = cv2.connectedComponents(m, connectivity=8)
+            # the outline band: one pixel inside and one outside each blob (the mask may sit
+            # a pixel off the object's true edge)
+            lab_d = cv2.dilate(lab.astype(np.float32), self.k3)
+            band = (lab_d > 0) & (cv2.erode(m, self.k3) == 0)
+            lab_o = lab_d[band].astype(np.int64)
+            edge_now = np.bincount(lab_o, weights=_edge_strength(g)[band], minlength=n)
+            edge_bg = np.bincount(lab_o, weights=_edge_strength(self.bg_gray)[band], minlength=n)
+            area = np.bincount(lab.ravel(), minlength=n)
+            change = np.bincount(lab.ravel(), weights=np.abs(g - self.last_gray).ravel(), minlength=n)
+            ghost = (edge_now < p["ghost_edge_ratio"] * edge_bg) & (change < p["ghost_motion"] * area)
+            ghost[0] = False
+            if ghost.any():
+                gm = ghost[lab].view(np.uint8)
+                self.init(img, desc, self.samples_c, self.samples_d, self.rng, gm)
+                self._reset_state(gm.view(bool))
+                m = m & (1 - gm)
+                self.bg_gray[gm.view(bool)] = g[gm.view(bool)]
+                self.n_ghosts += int(ghost.sum())
+        cv2.accumulateWeighted(g, self.bg_gray, p["ghost_bg_rate"], mask=1 - m)
+        return m
 
     def apply(self, img: np.ndarray) -> np.ndarray:
         p = self.p
@@ -648,6 +716,7 @@ class SenseModel:
         if self.t == 0:
             self._init(img, desc)
         self.t += 1
+        self.last_gray, self.gray = self.gray, gray.astype(np.float32)
         a_lt = np.float32(1.0 / min(self.t, p["lt_frames"]))
         a_st = np.float32(1.0 / min(self.t, p["st_frames"]))
         raw = self.raw
@@ -689,6 +758,8 @@ class SenseModel:
         if k > 1:  # median of a 0/1 mask = majority of the k x k window (a box sum: O(1) per pixel)
             m = (cv2.boxFilter(m, cv2.CV_16U, (k, k), normalize=False, borderType=cv2.BORDER_REPLICATE)
                  > (k * k) // 2).view(np.uint8)
+        if p["ghost_edge_ratio"] > 0:
+            m = self._relearn_ghosts(img, desc, m)
         dil = cv2.dilate(m, self.k3, iterations=3)
         self.blink = blink & (1 - dil)
         self.last_fg = m
@@ -701,7 +772,7 @@ class SenseParams(Params):
     n_samples: int = Field(16, ge=2, le=64, description="samples kept per pixel (N)")
     min_matches: int = Field(2, ge=1, le=8, description="close samples needed to call a pixel background (#min)")
     color_threshold: float = Field(
-        20.0, gt=0, le=255, description="per-channel colour distance at R(x) = 1 (L1 over BGR: 3x this)"
+        30.0, gt=0, le=255, description="per-channel colour distance at R(x) = 1 (L1 over BGR: 3x this)"
     )
     desc_offset: int = Field(3, ge=0, le=16, description="LBSP Hamming distance allowed on top of 2^R(x)")
     lbsp_threshold: float = Field(
@@ -744,8 +815,18 @@ class SenseParams(Params):
         0.3, ge=0, le=0.9,
         description="largest sky tint of a shadow: blue kept by (1 + t), red by (1 - t); 0 = colour unchanged",
     )
+    ghost_edge_ratio: float = Field(
+        0.7, ge=0, le=1, description="a still blob whose outline has less than this share of the background "
+        "image's edge strength in the frame is a ghost and re-learns its model (Tian et al. 2005); 0 = off",
+    )
+    ghost_motion: float = Field(
+        12.0, gt=0, le=255, description="a ghost's mean change since the previous frame is below this (grey levels)"
+    )
+    ghost_bg_rate: float = Field(
+        0.15, gt=0, le=1, description="update rate of the background image the ghost test reads edges from"
+    )
     fill_holes: bool = Field(True, description="close and fill holes of the raw mask before the median")
-    median_ksize: int = Field(9, ge=1, le=31, description="median filter of the mask (odd; 1 = none)")
+    median_ksize: int = Field(7, ge=1, le=31, description="median filter of the mask (odd; 1 = none)")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the random update (results are deterministic)")
     switch_fraction: float | None = SWITCH_FIELD
 

@@ -11,7 +11,7 @@ from classicseg.stages.bgsub.opencv import KNN, MOG2
 from classicseg.types import Sample
 
 SUBTRACTORS = ["bgsub.mog2", "bgsub.knn", "bgsub.mog", "bgsub.gmg", "bgsub.cnt", "bgsub.gsoc", "bgsub.lsbp",
-               "bgsub.framediff"]
+               "bgsub.framediff", "bgsub.median", "bgsub.eigen"]
 
 
 def _feed(stage, frames):
@@ -21,7 +21,8 @@ def _feed(stage, frames):
 @pytest.mark.parametrize("name", SUBTRACTORS)
 def test_every_subtractor_finds_the_moving_square(name, moving_square):
     frames, gts = moving_square(n=60, start=40)
-    extra = {"bgsub.gmg": {"initialization_frames": 20, "smoothing_radius": 1}, "bgsub.cnt": {"min_pixel_stability": 5}}.get(name, {})
+    extra = {"bgsub.gmg": {"initialization_frames": 20, "smoothing_radius": 1}, "bgsub.cnt": {"min_pixel_stability": 5},
+             "bgsub.eigen": {"n_frames": 20, "n_components": 5}}.get(name, {})
     stage = registry.get(name)(**extra)
     out = _feed(stage, frames)
     last = out[-1]

@@ -2,16 +2,29 @@
 
 Usage::
 
-    /work/venv/bin/python samples/eval_vos.py [--data ../shared/data/davis2016] [--out /tmp/vos_pred]
-        [--set vos.propagate.bins=32 ...] [--seq blackswan ...] [--config my-vos.yaml]
+    python samples/eval_vos.py [--data ../shared/data/davis2016] [--out /tmp/vos_pred]
+        [--set vos.propagate.bins=32 ...] [--seq all | --seq blackswan ...] [--config my-vos.yaml]
+        [--frames /tmp/vos_frames] [--max-frames N]
+    python samples/eval_vos.py --loso samples/loso_vos.yaml [--cache /tmp/vos_loso.json]
 
 Prints per-sequence J, F, J&F and seconds per frame (one OpenCV thread, one numba
 thread; the time covers the pipeline's stages, not reading or writing files), then the
-means. The first-frame mask of each sequence is ``Annotations/480p/<seq>/00000.png``.
+means and the stages' time as a ratio to a full-frame Farneback timed in the same run.
+Each sequence runs through :func:`classicseg.session.run` with its first-frame mask
+``Annotations/480p/<seq>/00000.png``. ``--frames DIR`` writes each sequence's per-frame J
+and F (``DIR/<seq>.csv``) to see where a sequence loses the object.
+
+``--loso GRID`` is the leave-one-sequence-out check: the grid file names candidate
+settings (each a list of ``--set`` overrides, see ``samples/loso_vos.yaml``); every
+candidate is scored on every sequence (results cached in ``--cache``, so an interrupted
+grid resumes), then for each sequence the candidate with the best mean J&F over the
+*other* sequences is chosen and scored on the one left out. It prints the tuned choice
+(best mean over all), the per-fold choice and the LOSO mean beside the tuned mean.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -21,23 +34,154 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
 
-from classicseg.io.sinks import MaskSink  # noqa: E402
-from classicseg.io.sources import open_source  # noqa: E402
-from classicseg.metrics.davis import evaluate_sequence  # noqa: E402
-from classicseg.pipeline import Pipeline  # noqa: E402
+from classicseg import session  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SEQUENCES = ("blackswan", "car-shadow", "dog", "motocross-jump")
+TUNED = ("blackswan", "car-shadow", "dog", "motocross-jump")
+ADDED = ("dance-twirl", "goat", "kite-surf", "soapbox")
+SEQUENCES = TUNED + ADDED
+
+
+def run_sequence(data: Path, seq: str, out: Path, preset: str | None, config: str | None, sets,
+                 max_frames: int | None = None):
+    """Run and score one sequence; returns (J, F, J&F, stage s/frame, wall s/frame, per-frame J, F)."""
+    ann = data / "Annotations" / "480p" / seq
+    req = session.Request(input=data / "JPEGImages" / "480p" / seq, preset=None if config else preset,
+                          config=config, sets=tuple(sets), output=out / seq, init_mask=ann / "00000.png",
+                          max_frames=max_frames, gt=None if max_frames else ann, metric="davis")
+    t0 = time.perf_counter()
+    res = session.run(req)
+    wall = time.perf_counter() - t0
+    score = res.score
+    if score is None:  # a short clip: score the frames written (first and last excluded as usual)
+        from classicseg.metrics.davis import evaluate_sequence
+
+        clip = out / f"{seq}.gt"
+        clip.mkdir(parents=True, exist_ok=True)
+        for p in sorted(ann.glob("*.png"))[:max_frames]:
+            target = clip / p.name
+            if not target.exists():
+                target.symlink_to(p)
+        score = evaluate_sequence(out / seq, clip)
+    n = res.stats.frames
+    return (score.J_mean, score.F_mean, score.JF, sum(res.stats.stage_seconds.values()) / n, wall / n,
+            score.J[0].tolist(), score.F[0].tolist(), score.frames)
+
+
+def farneback_reference(data: Path, seq: str) -> float:
+    """Seconds per frame of the anchor's full-frame Farneback (0.5, 3, 15, 3, 5, 1.2)."""
+    folder = data / "JPEGImages" / "480p" / seq
+    grays = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(folder.glob("*.jpg"))[:11]]
+    t0 = time.perf_counter()
+    for a, b in zip(grays[1:], grays[:-1]):
+        cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    return (time.perf_counter() - t0) / (len(grays) - 1)
+
+
+def _sequences(arg) -> tuple[str, ...]:
+    if not arg or arg == ["all"]:
+        return SEQUENCES
+    return tuple(arg)
+
+
+def evaluate(args) -> None:
+    data, out = Path(args.data), Path(args.out)
+    rows = []
+    for seq in _sequences(args.seq):
+        j, f, jf, comp, wall, jt, ft, frames = run_sequence(data, seq, out, args.preset, args.config, args.sets,
+                                                            args.max_frames)
+        rows.append((seq, j, f, jf, comp, wall))
+        print(f"{seq:16s} J={j:.3f} F={f:.3f} J&F={jf:.3f} "
+              f"{comp:.3f} s/frame (stages), {wall:.3f} s/frame (with I/O)", flush=True)
+        if args.frames:
+            d = Path(args.frames)
+            d.mkdir(parents=True, exist_ok=True)
+            with open(d / f"{seq}.csv", "w") as fh:
+                fh.write("frame,J,F\n")
+                fh.writelines(f"{n},{a:.4f},{b:.4f}\n" for n, a, b in zip(frames, jt, ft))
+    ref = farneback_reference(data, rows[0][0])
+    n = len(rows)
+    j, f = sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n
+    comp = sum(r[4] for r in rows) / n
+    print(f"{'mean':16s} J={j:.3f} F={f:.3f} J&F={(j + f) / 2:.3f} (mean of per-sequence J&F "
+          f"{sum(r[3] for r in rows) / n:.3f}) {comp:.3f} s/frame (stages), "
+          f"{sum(r[5] for r in rows) / n:.3f} s/frame (with I/O)")
+    ratio = comp / ref
+    print(f"reference Farneback full frame: {ref:.3f} s/frame in this run; stages = {ratio:.2f}x it "
+          f"= {ratio * 0.085:.3f} s/frame at the anchor's 0.085 s")
+
+
+def load_grid(path: Path) -> dict[str, list[str]]:
+    """The candidates of a LOSO grid file: ``name: [STAGE.PARAM=VALUE, ...]``; lists under
+    ``product:`` (``PARAM: [v1, v2]``) expand to every combination."""
+    import itertools
+
+    import yaml
+
+    doc = yaml.safe_load(Path(path).read_text())
+    grid: dict[str, list[str]] = {}
+    for name, sets in (doc.get("candidates") or {}).items():
+        grid[str(name)] = [str(s) for s in (sets or [])]
+    prod = doc.get("product") or {}
+    if prod:
+        keys = list(prod)
+        for combo in itertools.product(*(prod[k] for k in keys)):
+            sets = [f"{k}={v}" for k, v in zip(keys, combo)]
+            grid[",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in zip(keys, combo))] = sets
+    if not grid:
+        raise SystemExit(f"{path}: no candidates")
+    return grid
+
+
+def loso(args) -> None:
+    data, out = Path(args.data), Path(args.out)
+    grid = load_grid(Path(args.loso))
+    seqs = _sequences(args.seq)
+    cache_path = Path(args.cache)
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    ref = farneback_reference(data, seqs[0])
+    for name, sets in grid.items():
+        for seq in seqs:
+            key = f"{name}|{seq}"
+            if key in cache:
+                continue
+            r = run_sequence(data, seq, out, args.preset, args.config, [*args.sets, *sets], args.max_frames)
+            cache[key] = {"J": r[0], "F": r[1], "JF": r[2], "stage_s": r[3], "ref_s": ref}
+            cache_path.write_text(json.dumps(cache, indent=1))
+            print(f"{name:28s} {seq:16s} J&F={r[2]:.3f} {r[3] / ref:.2f}x Farneback", flush=True)
+    score = {(n, s): cache[f"{n}|{s}"]["JF"] for n in grid for s in seqs}
+
+    def mean_over(n, which):
+        return sum(score[n, s] for s in which) / len(which)
+
+    print("\ncandidate".ljust(30) + " ".join(f"{s[:10]:>10s}" for s in seqs) + "      mean")
+    for n in grid:
+        print(f"{n:29s} " + " ".join(f"{score[n, s]:10.3f}" for s in seqs) + f" {mean_over(n, seqs):9.3f}")
+    tuned = max(grid, key=lambda n: mean_over(n, seqs))
+    print(f"\ntuned on all {len(seqs)}: {tuned} (mean {mean_over(tuned, seqs):.3f})")
+    print(f"{'left out':16s} {'chosen on the others':28s} {'left-out J&F':>12s} {'tuned J&F':>10s}")
+    held = []
+    for s in seqs:
+        others = [o for o in seqs if o != s]
+        pick = max(grid, key=lambda n: mean_over(n, others))
+        held.append(score[pick, s])
+        print(f"{s:16s} {pick:28s} {score[pick, s]:12.3f} {score[tuned, s]:10.3f}")
+    print(f"{'mean':16s} {'':28s} {sum(held) / len(held):12.3f} {mean_over(tuned, seqs):10.3f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "davis2016"))
+    ap.add_argument("--data", default=str(Path(os.environ.get("CLASSICSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
+                                          / "davis2016"))
     ap.add_argument("--out", default="/tmp/classicseg_vos_pred")
     ap.add_argument("--preset", default="vos")
     ap.add_argument("--config", help="a pipeline file instead of the preset")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="STAGE.PARAM=VALUE override")
-    ap.add_argument("--seq", action="append", help="only these sequences")
+    ap.add_argument("--seq", action="append", help="only these sequences ('all': the eight; default all)")
+    ap.add_argument("--max-frames", type=int, help="only the first N frames of each sequence (quick checks)")
+    ap.add_argument("--frames", help="write per-frame J and F of each sequence to DIR/<seq>.csv")
+    ap.add_argument("--loso", help="leave-one-sequence-out over the candidates of this grid file")
+    ap.add_argument("--cache", default="/tmp/classicseg_vos_loso.json", help="--loso: results cache")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     try:
@@ -46,36 +190,10 @@ def main() -> None:
         numba.set_num_threads(1)
     except Exception:  # noqa: BLE001 - numba is optional here
         pass
-    data, out = Path(args.data), Path(args.out)
-    rows = []
-    for seq in args.seq or SEQUENCES:
-        init = data / "Annotations" / "480p" / seq / "00000.png"
-        pipe = Pipeline.load(preset=None if args.config else args.preset, config=args.config, sets=[f"vos.propagate.init_mask={init}", *args.sets])
-        source = open_source(str(data / "JPEGImages" / "480p" / seq), prefetch=0)
-        t0 = time.perf_counter()
-        stats = pipe.run(source, [MaskSink(out / seq, source)])
-        wall = time.perf_counter() - t0
-        compute = sum(stats.stage_seconds.values())
-        res = evaluate_sequence(out / seq, data / "Annotations" / "480p" / seq)
-        rows.append((seq, res.J_mean, res.F_mean, res.JF, compute / stats.frames, wall / stats.frames))
-        print(f"{seq:16s} J={res.J_mean:.3f} F={res.F_mean:.3f} J&F={res.JF:.3f} "
-              f"{compute / stats.frames:.3f} s/frame (stages), {wall / stats.frames:.3f} s/frame (with I/O)",
-              flush=True)
-    # reference in the same run: the anchor's Farneback (0.5, 3, 15, 3, 5, 1.2), full 854x480,
-    # measured at 0.085 s/frame on these machines (shared/ANCHORS.md)
-    seq0 = data / "JPEGImages" / "480p" / (args.seq or SEQUENCES)[0]
-    grays = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(seq0.glob("*.jpg"))[:11]]
-    t0 = time.perf_counter()
-    for a, b in zip(grays[1:], grays[:-1]):
-        cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    ref = (time.perf_counter() - t0) / (len(grays) - 1)
-    n = len(rows)
-    j, f = sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n
-    print(f"{'mean':16s} J={j:.3f} F={f:.3f} J&F={(j + f) / 2:.3f} "
-          f"{sum(r[4] for r in rows) / n:.3f} s/frame (stages), {sum(r[5] for r in rows) / n:.3f} s/frame (with I/O)")
-    ratio = sum(r[4] for r in rows) / n / ref
-    print(f"reference Farneback full frame: {ref:.3f} s/frame in this run; stages = {ratio:.1f}x it "
-          f"= {ratio * 0.085:.3f} s/frame at the anchor's 0.085 s")
+    if args.loso:
+        loso(args)
+    else:
+        evaluate(args)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ Usage::
 
 Prints per-sequence J, F, J&F and seconds per frame (one OpenCV thread, one numba
 thread; the time covers the pipeline's stages, not reading or writing files), then the
-means and the stages' time as a ratio to a full-frame Farneback timed in the same run.
+means and the stages' time as a ratio to a full-frame Farneback (the anchor's 0.5, 3, 15, 3,
+5, 1.2) timed right after each sequence, under the same load.
 Each sequence runs through :func:`classicseg.session.run` with its first-frame mask
 ``Annotations/480p/<seq>/00000.png``. ``--frames DIR`` writes each sequence's per-frame J
 and F (``DIR/<seq>.csv``) to see where a sequence loses the object.
@@ -90,24 +91,26 @@ def evaluate(args) -> None:
     for seq in _sequences(args.seq):
         j, f, jf, comp, wall, jt, ft, frames = run_sequence(data, seq, out, args.preset, args.config, args.sets,
                                                             args.max_frames)
-        rows.append((seq, j, f, jf, comp, wall))
+        ref = farneback_reference(data, seq)  # timed right after, under the same load
+        rows.append((seq, j, f, jf, comp, wall, ref))
         print(f"{seq:16s} J={j:.3f} F={f:.3f} J&F={jf:.3f} "
-              f"{comp:.3f} s/frame (stages), {wall:.3f} s/frame (with I/O)", flush=True)
+              f"{comp:.3f} s/frame (stages), {wall:.3f} s/frame (with I/O), {comp / ref:.2f}x Farneback", flush=True)
         if args.frames:
             d = Path(args.frames)
             d.mkdir(parents=True, exist_ok=True)
             with open(d / f"{seq}.csv", "w") as fh:
                 fh.write("frame,J,F\n")
                 fh.writelines(f"{n},{a:.4f},{b:.4f}\n" for n, a, b in zip(frames, jt, ft))
-    ref = farneback_reference(data, rows[0][0])
     n = len(rows)
+    ref = sum(r[6] for r in rows) / n
     j, f = sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n
     comp = sum(r[4] for r in rows) / n
     print(f"{'mean':16s} J={j:.3f} F={f:.3f} J&F={(j + f) / 2:.3f} (mean of per-sequence J&F "
           f"{sum(r[3] for r in rows) / n:.3f}) {comp:.3f} s/frame (stages), "
           f"{sum(r[5] for r in rows) / n:.3f} s/frame (with I/O)")
     ratio = comp / ref
-    print(f"reference Farneback full frame: {ref:.3f} s/frame in this run; stages = {ratio:.2f}x it "
+    print(f"reference Farneback full frame: {ref:.3f} s/frame in this run (timed after each sequence); "
+          f"stages = {ratio:.2f}x it "
           f"= {ratio * 0.085:.3f} s/frame at the anchor's 0.085 s")
 
 
@@ -139,34 +142,48 @@ def loso(args) -> None:
     seqs = _sequences(args.seq)
     cache_path = Path(args.cache)
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    ref = farneback_reference(data, seqs[0])
     for name, sets in grid.items():
         for seq in seqs:
             key = f"{name}|{seq}"
             if key in cache:
                 continue
             r = run_sequence(data, seq, out, args.preset, args.config, [*args.sets, *sets], args.max_frames)
+            ref = farneback_reference(data, seq)
             cache[key] = {"J": r[0], "F": r[1], "JF": r[2], "stage_s": r[3], "ref_s": ref}
             cache_path.write_text(json.dumps(cache, indent=1))
             print(f"{name:28s} {seq:16s} J&F={r[2]:.3f} {r[3] / ref:.2f}x Farneback", flush=True)
     score = {(n, s): cache[f"{n}|{s}"]["JF"] for n in grid for s in seqs}
+    tuned, folds = choose_loso(score, list(grid), list(seqs))
+    print("\ncandidate".ljust(30) + " ".join(f"{s[:10]:>10s}" for s in seqs) + "      mean  x Farneback")
+    for n in grid:
+        ratio = (sum(cache[f"{n}|{s}"]["stage_s"] for s in seqs) / sum(cache[f"{n}|{s}"]["ref_s"] for s in seqs))
+        print(f"{n:29s} " + " ".join(f"{score[n, s]:10.3f}" for s in seqs)
+              + f" {sum(score[n, s] for s in seqs) / len(seqs):9.3f} {ratio:8.2f}")
+    print(f"\ntuned on all {len(seqs)}: {tuned} (mean {sum(score[tuned, s] for s in seqs) / len(seqs):.3f})")
+    print(f"{'left out':16s} {'chosen on the others':28s} {'left-out J&F':>12s} {'tuned J&F':>10s}")
+    for s, pick, held in folds:
+        print(f"{s:16s} {pick:28s} {held:12.3f} {score[tuned, s]:10.3f}")
+    print(f"{'mean':16s} {'':28s} {sum(f[2] for f in folds) / len(folds):12.3f} "
+          f"{sum(score[tuned, s] for s in seqs) / len(seqs):10.3f}")
 
+
+def choose_loso(score: dict, candidates: list, seqs: list) -> tuple[str, list]:
+    """Leave-one-sequence-out selection over a table ``score[(candidate, sequence)]``.
+
+    Returns the candidate with the best mean over all sequences (the tuned choice) and, for
+    each sequence, ``(sequence, candidate chosen on the others, its score on the sequence)``.
+    Ties go to the candidate listed first.
+    """
     def mean_over(n, which):
         return sum(score[n, s] for s in which) / len(which)
 
-    print("\ncandidate".ljust(30) + " ".join(f"{s[:10]:>10s}" for s in seqs) + "      mean")
-    for n in grid:
-        print(f"{n:29s} " + " ".join(f"{score[n, s]:10.3f}" for s in seqs) + f" {mean_over(n, seqs):9.3f}")
-    tuned = max(grid, key=lambda n: mean_over(n, seqs))
-    print(f"\ntuned on all {len(seqs)}: {tuned} (mean {mean_over(tuned, seqs):.3f})")
-    print(f"{'left out':16s} {'chosen on the others':28s} {'left-out J&F':>12s} {'tuned J&F':>10s}")
-    held = []
+    tuned = max(candidates, key=lambda n: mean_over(n, seqs))
+    folds = []
     for s in seqs:
         others = [o for o in seqs if o != s]
-        pick = max(grid, key=lambda n: mean_over(n, others))
-        held.append(score[pick, s])
-        print(f"{s:16s} {pick:28s} {score[pick, s]:12.3f} {score[tuned, s]:10.3f}")
-    print(f"{'mean':16s} {'':28s} {sum(held) / len(held):12.3f} {mean_over(tuned, seqs):10.3f}")
+        pick = max(candidates, key=lambda n: mean_over(n, others))
+        folds.append((s, pick, score[pick, s]))
+    return tuned, folds
 
 
 def main() -> None:

@@ -214,6 +214,11 @@ def test_unlinked_capped_known_answer():
     assert np.allclose(out[2:5, 12:15], 0.2)
     assert prob[3, 13] == pytest.approx(0.8)  # input untouched
     assert np.array_equal(unlinked_capped(np.zeros((4, 4), np.float32), core[:4, :4]), np.zeros((4, 4)))
+    # a core pixel 8 px from the second component: a link radius of 8 keeps it, 7 does not
+    edge = np.zeros((10, 20), bool)
+    edge[3, 4] = True
+    assert np.array_equal(unlinked_capped(prob, edge, 0.2, radius=8), prob)
+    assert np.allclose(unlinked_capped(prob, edge, 0.2, radius=7)[2:5, 12:15], 0.2)
 
 
 def test_linked_stage_option_drops_far_colour_blobs():
@@ -243,3 +248,20 @@ def test_motion_coherence_known_answer():
     assert z.dtype == np.float32
     # no relative motion: the cue abstains
     assert not motion_coherence(np.zeros_like(flow), warped).any()
+
+
+def test_main_parts_drops_specks_and_the_stage_option_uses_it():
+    from classicseg.stages.vos.cues import main_parts
+
+    m = np.zeros((20, 30), bool)
+    m[2:12, 2:12] = True    # 100 px
+    m[2:8, 20:26] = True    # 36 px
+    m[15:17, 15:17] = True  # 4 px: a speck
+    out = main_parts(m, 0.1)
+    assert out[2:12, 2:12].all() and out[2:8, 20:26].all() and not out[15:17, 15:17].any()
+    assert np.array_equal(main_parts(m, 0.0), m)
+    # a speck of the warped mask far from the object: linked with min_part drops it
+    prob = m.astype(np.float32) * 0.9
+    p = PropagateParams(linked=True, min_part=0.1)
+    capped = unlinked_capped(prob, main_parts(m, p.min_part), 0.2)
+    assert np.allclose(capped[15:17, 15:17], 0.2) and np.allclose(capped[2:12, 2:12], 0.9)

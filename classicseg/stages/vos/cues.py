@@ -8,7 +8,7 @@ import numpy as np
 from classicseg.stages.flow import warp
 from classicseg.stages.vos.appearance import model_regions
 
-__all__ = ['motion_prior', 'flow_consistency', 'superpixel_mean', 'motion_coherence', 'unlinked_capped', 'confident_labels']
+__all__ = ['motion_prior', 'flow_consistency', 'superpixel_mean', 'motion_coherence', 'main_parts', 'unlinked_capped', 'confident_labels']
 
 def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray | None = None,
                  sigma: float = 2.0, motion_sigma: float = 0.1) -> np.ndarray:
@@ -211,10 +211,31 @@ def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int =
     return out
 
 
-def unlinked_capped(prob: np.ndarray, core: np.ndarray, floor: float = 0.0) -> np.ndarray:
+def main_parts(mask: np.ndarray, min_part: float) -> np.ndarray:
+    """The 8-connected components of ``mask`` whose area is at least ``min_part`` times the
+    largest one's (a new array): one object's pieces, without the specks it left behind."""
+    if min_part <= 0:
+        return mask.copy()
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask.copy()
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    area[0] = 0
+    keep = area >= min_part * area.max()
+    keep[0] = False
+    return keep[labels]
+
+
+def unlinked_capped(prob: np.ndarray, core: np.ndarray, floor: float = 0.0, radius: int = 0) -> np.ndarray:
     """``prob`` with the 8-connected components of ``prob > 0.5`` that do not touch ``core``
-    lowered to at most ``floor`` (a new array; ``prob`` is not modified)."""
+    lowered to at most ``floor`` (a new array; ``prob`` is not modified). With ``radius`` > 0
+    a component within ``radius`` px of ``core`` counts as touching it: a part of the object
+    that the warped mask lost and that a thin seam of doubtful pixels separates from it
+    (a shaded hip, a leg) is not thrown away with the far blobs."""
     sel = prob > 0.5
+    if radius > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        core = cv2.dilate(core.view(np.uint8), k).view(bool)
     n, labels = cv2.connectedComponents(sel.view(np.uint8), connectivity=8)
     out = prob.copy()
     if n <= 1:

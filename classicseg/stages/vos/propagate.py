@@ -44,7 +44,7 @@ from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.stages.vos.appearance import ColorModel, TwoColourModels, fuse_in_box, model_regions, to_colour_space
 from classicseg.stages.vos.cues import (confident_labels, flow_consistency, motion_coherence, motion_prior,
-                                        superpixel_mean, unlinked_capped)
+                                        main_parts, superpixel_mean, unlinked_capped)
 from classicseg.stages.vos.ids import warp_ids
 from classicseg.stages.vos.local import local_classifiers
 from classicseg.stages.vos.logodds import logit, sigmoid
@@ -77,6 +77,10 @@ class PropagateParams(Params):
         "lets a confident colour overrule it)")
     w_flow: float = Field(0.0, ge=0, le=10, description="weight of the motion-coherence log-odds (0: off)")
     linked: bool = Field(False, description="lower components of prob > 0.5 that do not touch the warped mask")
+    link_radius: int = Field(0, ge=0, le=100, description="linked: components within this distance (px) of "
+                             "the warped mask count as touching it")
+    min_part: float = Field(0.0, ge=0, lt=1, description="linked: only pieces of the warped mask with at least "
+                            "this share of the largest piece's area count (0: all)")
     recent_weight: float = Field(
         0.0, ge=0, le=1, description="a second colour model learned from the confidently labelled pixels of "
         "recent frames (see recent_gate, coherence_gate): its share of the colour log-odds (0: off)")
@@ -231,7 +235,7 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
             z = (1 - p.w_superpixel) * z + p.w_superpixel * superpixel_mean(image[y0:y1, x0:x1], z, p.superpixel)
         prob[y0:y1, x0:x1] = sigmoid(z)
     if p.linked:
-        prob = unlinked_capped(prob, core, 1.0 - c)
+        prob = unlinked_capped(prob, main_parts(core, p.min_part), 1.0 - c, p.link_radius)
     out.prob = prob
     return out
 

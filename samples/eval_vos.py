@@ -44,39 +44,46 @@ SEQUENCES = TUNED + ADDED
 
 
 def run_sequence(data: Path, seq: str, out: Path, preset: str | None, config: str | None, sets,
-                 max_frames: int | None = None):
-    """Run and score one sequence; returns (J, F, J&F, stage s/frame, wall s/frame, per-frame J, F)."""
+                 max_frames: int | None = None) -> dict:
+    """Run and score one sequence.
+
+    Returns J, F, JF, per-frame ``Jt``/``Ft`` (with their ``frames``), and per frame:
+    ``stage_s`` (wall time in the stages), ``wall_s`` (wall time of the run with reading and
+    writing) and ``cpu_s`` (this process's CPU time for the run: on a shared machine the
+    time it would take on a core of its own; one OpenCV and numba thread).
+    """
+    from classicseg.metrics.davis import evaluate_sequence
+
     ann = data / "Annotations" / "480p" / seq
     req = session.Request(input=data / "JPEGImages" / "480p" / seq, preset=None if config else preset,
                           config=config, sets=tuple(sets), output=out / seq, init_mask=ann / "00000.png",
-                          max_frames=max_frames, gt=None if max_frames else ann, metric="davis")
-    t0 = time.perf_counter()
+                          max_frames=max_frames)
+    t0, c0 = time.perf_counter(), time.process_time()
     res = session.run(req)
-    wall = time.perf_counter() - t0
-    score = res.score
-    if score is None:  # a short clip: score the frames written (first and last excluded as usual)
-        from classicseg.metrics.davis import evaluate_sequence
-
-        clip = out / f"{seq}.gt"
-        clip.mkdir(parents=True, exist_ok=True)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    gt = ann
+    if max_frames:  # a short clip: score the frames written (first and last excluded as usual)
+        gt = out / f"{seq}.gt"
+        gt.mkdir(parents=True, exist_ok=True)
         for p in sorted(ann.glob("*.png"))[:max_frames]:
-            target = clip / p.name
-            if not target.exists():
-                target.symlink_to(p)
-        score = evaluate_sequence(out / seq, clip)
+            if not (gt / p.name).exists():
+                (gt / p.name).symlink_to(p)
+    score = evaluate_sequence(out / seq, gt)
     n = res.stats.frames
-    return (score.J_mean, score.F_mean, score.JF, sum(res.stats.stage_seconds.values()) / n, wall / n,
-            score.J[0].tolist(), score.F[0].tolist(), score.frames)
+    return {"J": score.J_mean, "F": score.F_mean, "JF": score.JF, "stage_s": sum(res.stats.stage_seconds.values()) / n,
+            "wall_s": wall / n, "cpu_s": cpu / n, "Jt": score.J[0].tolist(), "Ft": score.F[0].tolist(),
+            "frames": list(score.frames)}
 
 
-def farneback_reference(data: Path, seq: str) -> float:
-    """Seconds per frame of the anchor's full-frame Farneback (0.5, 3, 15, 3, 5, 1.2)."""
+def farneback_reference(data: Path, seq: str) -> tuple[float, float]:
+    """Wall and CPU seconds per frame of the anchor's full-frame Farneback (0.5, 3, 15, 3, 5, 1.2)."""
     folder = data / "JPEGImages" / "480p" / seq
     grays = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(folder.glob("*.jpg"))[:11]]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for a, b in zip(grays[1:], grays[:-1]):
         cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    return (time.perf_counter() - t0) / (len(grays) - 1)
+    n = len(grays) - 1
+    return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
 
 
 def _sequences(arg) -> tuple[str, ...]:
@@ -89,29 +96,30 @@ def evaluate(args) -> None:
     data, out = Path(args.data), Path(args.out)
     rows = []
     for seq in _sequences(args.seq):
-        j, f, jf, comp, wall, jt, ft, frames = run_sequence(data, seq, out, args.preset, args.config, args.sets,
-                                                            args.max_frames)
-        ref = farneback_reference(data, seq)  # timed right after, under the same load
-        rows.append((seq, j, f, jf, comp, wall, ref))
-        print(f"{seq:16s} J={j:.3f} F={f:.3f} J&F={jf:.3f} "
-              f"{comp:.3f} s/frame (stages), {wall:.3f} s/frame (with I/O), {comp / ref:.2f}x Farneback", flush=True)
+        r = run_sequence(data, seq, out, args.preset, args.config, args.sets, args.max_frames)
+        r["ref_s"], r["ref_cpu"] = farneback_reference(data, seq)  # right after, under the same load
+        rows.append(r)
+        print(f"{seq:16s} J={r['J']:.3f} F={r['F']:.3f} J&F={r['JF']:.3f} "
+              f"{r['stage_s']:.3f} s/frame (stages), {r['wall_s']:.3f} s/frame (with I/O), "
+              f"CPU {r['cpu_s'] / r['ref_cpu']:.2f}x Farneback", flush=True)
         if args.frames:
             d = Path(args.frames)
             d.mkdir(parents=True, exist_ok=True)
             with open(d / f"{seq}.csv", "w") as fh:
                 fh.write("frame,J,F\n")
-                fh.writelines(f"{n},{a:.4f},{b:.4f}\n" for n, a, b in zip(frames, jt, ft))
+                fh.writelines(f"{n},{a:.4f},{b:.4f}\n" for n, a, b in zip(r["frames"], r["Jt"], r["Ft"]))
     n = len(rows)
-    ref = sum(r[6] for r in rows) / n
-    j, f = sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n
-    comp = sum(r[4] for r in rows) / n
-    print(f"{'mean':16s} J={j:.3f} F={f:.3f} J&F={(j + f) / 2:.3f} (mean of per-sequence J&F "
-          f"{sum(r[3] for r in rows) / n:.3f}) {comp:.3f} s/frame (stages), "
-          f"{sum(r[5] for r in rows) / n:.3f} s/frame (with I/O)")
-    ratio = comp / ref
-    print(f"reference Farneback full frame: {ref:.3f} s/frame in this run (timed after each sequence); "
-          f"stages = {ratio:.2f}x it "
-          f"= {ratio * 0.085:.3f} s/frame at the anchor's 0.085 s")
+
+    def mean(k):
+        return sum(r[k] for r in rows) / n
+
+    print(f"{'mean':16s} J={mean('J'):.3f} F={mean('F'):.3f} J&F={mean('JF'):.3f} "
+          f"{mean('stage_s'):.3f} s/frame (stages), {mean('wall_s'):.3f} s/frame (with I/O)")
+    cpu_ratio = mean("cpu_s") / mean("ref_cpu")
+    print(f"speed: the run's CPU time (stages, reading and writing) {mean('cpu_s'):.3f} s/frame = {cpu_ratio:.2f}x "
+          f"a full-frame Farneback's CPU time {mean('ref_cpu'):.3f} s/frame timed after each sequence "
+          f"(= {cpu_ratio * 0.085:.3f} s/frame at the anchor's 0.085 s); wall-time ratio of the stages "
+          f"{mean('stage_s') / mean('ref_s'):.2f}x")
 
 
 def load_grid(path: Path) -> dict[str, list[str]]:
@@ -148,15 +156,16 @@ def loso(args) -> None:
             if key in cache:
                 continue
             r = run_sequence(data, seq, out, args.preset, args.config, [*args.sets, *sets], args.max_frames)
-            ref = farneback_reference(data, seq)
-            cache[key] = {"J": r[0], "F": r[1], "JF": r[2], "stage_s": r[3], "ref_s": ref}
+            r["ref_s"], r["ref_cpu"] = farneback_reference(data, seq)
+            cache[key] = {k: r[k] for k in ("J", "F", "JF", "stage_s", "cpu_s", "ref_s", "ref_cpu")}
             cache_path.write_text(json.dumps(cache, indent=1))
-            print(f"{name:28s} {seq:16s} J&F={r[2]:.3f} {r[3] / ref:.2f}x Farneback", flush=True)
+            print(f"{name:28s} {seq:16s} J&F={r['JF']:.3f} CPU {r['cpu_s'] / r['ref_cpu']:.2f}x Farneback",
+                  flush=True)
     score = {(n, s): cache[f"{n}|{s}"]["JF"] for n in grid for s in seqs}
     tuned, folds = choose_loso(score, list(grid), list(seqs))
-    print("\ncandidate".ljust(30) + " ".join(f"{s[:10]:>10s}" for s in seqs) + "      mean  x Farneback")
+    print("\ncandidate".ljust(30) + " ".join(f"{s[:10]:>10s}" for s in seqs) + "      mean  CPU x Farneback")
     for n in grid:
-        ratio = (sum(cache[f"{n}|{s}"]["stage_s"] for s in seqs) / sum(cache[f"{n}|{s}"]["ref_s"] for s in seqs))
+        ratio = (sum(cache[f"{n}|{s}"]["cpu_s"] for s in seqs) / sum(cache[f"{n}|{s}"]["ref_cpu"] for s in seqs))
         print(f"{n:29s} " + " ".join(f"{score[n, s]:10.3f}" for s in seqs)
               + f" {sum(score[n, s] for s in seqs) / len(seqs):9.3f} {ratio:8.2f}")
     print(f"\ntuned on all {len(seqs)}: {tuned} (mean {sum(score[tuned, s] for s in seqs) / len(seqs):.3f})")

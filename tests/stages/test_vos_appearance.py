@@ -217,6 +217,11 @@ def test_shape_template_follows_a_rigid_object_and_abstains_on_a_non_rigid_one()
     for _ in range(5):
         floppy.step(rng.normal(0, 5, (h, w, 2)).astype(np.float32), mask)
     assert floppy.rigidity < 0.3 and not floppy.evidence().any()
+    # with outside > 0 the rigid template also says "background" beyond depth px outside it
+    rigid.outside = 0.5
+    ev = rigid.evidence()
+    assert ev[30, 35] == pytest.approx(1.0) and ev[30, 52] == 0  # 2 px outside: within depth, abstains
+    assert ev[30, 60] == pytest.approx(-0.5) and ev[5, 5] == pytest.approx(-0.5)
 
 
 def _half_shade_clip(n=16, h=120, w=220, step=2, seed=0):

@@ -122,6 +122,8 @@ class PropagateParams(Params):
     w_shape: float = Field(0.0, ge=0, le=20, description="weight of the shape template's evidence (0: off)")
     shape_floor: float = Field(0.5, ge=0, lt=1, description="rigidity at which the template starts to count")
     shape_depth: int = Field(10, ge=0, le=200, description="template evidence only this far (px) inside it")
+    shape_outside: float = Field(0.0, ge=0, le=1, description="share of the template's weight given as "
+                                 "background evidence beyond shape_depth px outside it (0: positive only)")
     win: int = Field(60, ge=8, le=400, description="local mode: classifier window side (px)")
     local_bins: int = Field(8, ge=2, le=32, description="local mode: histogram levels per channel")
 
@@ -357,7 +359,8 @@ class Propagate(Stage):
                                      features=pixel_features(img, box))
             self._learn_recent(mask, first=True)
             self.parts = None
-        self.shape = ShapeTemplate(mask, p.shape_floor, p.shape_depth) if p.w_shape > 0 else None
+        self.shape = (ShapeTemplate(mask, p.shape_floor, p.shape_depth, outside=p.shape_outside)
+                      if p.w_shape > 0 else None)
         if self.redetector is not None:
             self.redetector = Redetector(p.lost_ratio, p.redetect_accept)
             self.redetector.observe(mask)

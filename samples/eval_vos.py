@@ -123,16 +123,21 @@ def evaluate(args) -> None:
 
 
 def load_grid(path: Path) -> dict[str, list[str]]:
-    """The candidates of a LOSO grid file: ``name: [STAGE.PARAM=VALUE, ...]``; lists under
-    ``product:`` (``PARAM: [v1, v2]``) expand to every combination."""
+    """The candidates of a LOSO grid file: ``candidates: {name: [STAGE.PARAM=VALUE, ...]}`` (a
+    list may include another through a YAML alias); lists under ``product:`` (``PARAM: [v1, v2]``)
+    expand to every combination."""
     import itertools
 
     import yaml
 
     doc = yaml.safe_load(Path(path).read_text())
     grid: dict[str, list[str]] = {}
+    def flat(items):  # a YAML alias inside a list (``[*base, x=1]``) nests; later overrides win
+        for it in items or []:
+            yield from (flat(it) if isinstance(it, list) else [str(it)])
+
     for name, sets in (doc.get("candidates") or {}).items():
-        grid[str(name)] = [str(s) for s in (sets or [])]
+        grid[str(name)] = list(flat(sets))
     prod = doc.get("product") or {}
     if prod:
         keys = list(prod)

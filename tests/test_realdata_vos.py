@@ -1,36 +1,34 @@
-"""Real-data check of the ``vos`` preset on the four DAVIS 2016 sequences in shared/data."""
+"""Real-data check of the ``vos`` preset on the eight DAVIS 2016 sequences in shared/data."""
 import pytest
 
-from classicseg.io.sinks import MaskSink
-from classicseg.io.sources import open_source
-from classicseg.metrics.davis import evaluate_dataset
-from classicseg.pipeline import Pipeline
+from classicseg import session
+from classicseg.metrics.davis import DavisDatasetResult
 
 pytestmark = pytest.mark.realdata
 
-SEQUENCES = ("blackswan", "car-shadow", "dog", "motocross-jump")
+SEQUENCES = ("blackswan", "car-shadow", "dog", "motocross-jump", "dance-twirl", "goat", "kite-surf", "soapbox")
+
+# What the shipped preset scores (J&F, samples/eval_vos.py) minus a margin: 0.02 on the mean, 0.03
+# per sequence, 0.06 on car-shadow, which swings by +-0.05 under small changes. MEASURED is filled
+# from the run recorded in the preset file.
+MEASURED = {"blackswan": 0.916, "car-shadow": 0.831, "dog": 0.777, "motocross-jump": 0.708,
+            "dance-twirl": 0.659, "goat": 0.672, "kite-surf": 0.546, "soapbox": 0.701}
+MARGIN = {"car-shadow": 0.06}
 
 
 def test_vos_preset_on_davis2016(shared_data, tmp_path):
     root = shared_data / "davis2016"
+    results = []
     for seq in SEQUENCES:
-        init = root / "Annotations" / "480p" / seq / "00000.png"
-        pipe = Pipeline.load(preset="vos", sets=[f"vos.propagate.init_mask={init}"])
-        src = open_source(str(root / "JPEGImages" / "480p" / seq))
-        pipe.run(src, [MaskSink(tmp_path / seq, src)])
-    res = evaluate_dataset(tmp_path, root / "Annotations" / "480p")
+        ann = root / "Annotations" / "480p" / seq
+        res = session.run(session.Request(input=root / "JPEGImages" / "480p" / seq, preset="vos",
+                                          init_mask=ann / "00000.png", output=tmp_path / seq, gt=ann))
+        results.append(res.score)
+    res = DavisDatasetResult.from_sequences(results)
     for s in res.sequences:
         print(f"{s.name}: J={s.J_mean:.3f} F={s.F_mean:.3f} J&F={s.JF:.3f}")
-    # Measured 0.803 (J 0.836, F 0.771): blackswan 0.914, car-shadow 0.841, dog 0.776,
-    # motocross-jump 0.683, with the recent colour model and the colour-and-texture classifier
-    # learned from confidently labelled pixels and the rigid shape template (0.792 without the
-    # template, 0.736 without the appearance models either; 0.714 before issue 4).
-    # These guard against regressions: what the preset reaches minus 0.02 overall, minus 0.03 on
-    # dog and motocross-jump; car-shadow swings by +-0.06 under small changes (0.81-0.85 across
-    # neighbouring template weights, 0.73-0.81 without the template), so its guard is looser.
-    assert res.JF >= 0.783, res.table()
     by_name = {s.name: s.JF for s in res.sequences}
-    assert by_name["dog"] >= 0.745, res.table()
-    assert by_name["motocross-jump"] >= 0.655, res.table()
-    assert by_name["car-shadow"] >= 0.78, res.table()
-    assert res.JF > 0.55  # clearly above the plain Farneback warp (0.550)
+    for seq, jf in MEASURED.items():
+        assert by_name[seq] >= jf - MARGIN.get(seq, 0.03), res.table()
+    assert res.JF >= sum(MEASURED.values()) / len(MEASURED) - 0.02, res.table()
+    assert res.JF > 0.55  # clearly above the plain Farneback warp (0.550 on the first four)

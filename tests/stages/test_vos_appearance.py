@@ -255,3 +255,21 @@ def test_shape_template_keeps_a_rigid_part_that_turns_the_colour_of_the_backgrou
         out = _run(frames, masks[0], [f"vos.propagate.w_shape={w_shape}", "vos.propagate.shape_floor=0.3"])
         iou[w_shape] = np.mean([(o["fg"] & m).sum() / max((o["fg"] | m).sum(), 1) for o, m in zip(out, masks)][-4:])
     assert iou[8] > 0.85 and iou[8] > iou[0] + 0.1, iou
+
+
+def test_fuse_in_box_colour_limit_bounds_the_colour_evidence():
+    from classicseg.stages.vos.appearance import fuse_in_box
+
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[:, 4:] = (0, 0, 255)
+    fg = np.zeros((8, 8), bool)
+    fg[:, 4:] = True
+    cm = ColorModel(8, prior=1e-6)  # (almost) no prior count: posteriors of 0 and 1
+    cm.update(img, fg, ~fg)
+    prob = np.full((8, 8), 0.8, np.float32)  # the motion prior says object everywhere
+    box = (0, 8, 0, 8)
+    free = fuse_in_box(prob, img, cm, 1.0, 1.0, 0.0, 0, box=box)
+    assert free[:, :4].max() < 0.01  # an unbounded colour overrules the prior
+    capped = fuse_in_box(prob, img, cm, 1.0, 1.0, 0.0, 0, box=box, limit=1.0)
+    # log-odds: logit(0.8) - 1 = 0.386 -> 0.595: the prior keeps its say
+    assert capped[:, :4] == pytest.approx(1 / (1 + np.exp(-(np.log(4) - 1))), abs=1e-4)

@@ -66,6 +66,8 @@ class PropagateParams(Params):
     w_motion: float = Field(1.0, ge=0, le=10, description="weight of the motion log-odds")
     w_colour: float = Field(1.0, ge=0, le=10, description="weight of the colour log-odds (0: motion only)")
     bins: int = Field(32, ge=2, le=64, description="colour histogram levels per channel")
+    colour_limit: float = Field(0.0, ge=0, le=10, description="clip of the colour log-odds (0: none; the "
+                                "posterior is then kept within [0.001, 0.999])")
     colour_space: Literal["bgr", "lab", "hsv"] = Field("lab", description="colour space of the histograms")
     band: int = Field(2000, ge=1, le=10000, description="background model: pixels within this distance of the object (px)")
     confident: int = Field(5, ge=0, le=100, description="learn only pixels this far (px) inside/outside the mask")
@@ -215,7 +217,8 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
     soft = pm if c == 1.0 else (1.0 - c) + (2.0 * c - 1.0) * pm
     if p.consistency_sigma > 0 and prev_image is not None and box is not None:
         soft = 0.5 + (soft - 0.5) * flow_consistency(image, prev_image, flow, p.consistency_sigma, box)
-    prob = fuse_in_box(soft, image, colour, p.w_motion, p.w_colour, p.margin, p.min_margin, box=box)
+    prob = fuse_in_box(soft, image, colour, p.w_motion, p.w_colour, p.margin, p.min_margin, box=box,
+                       limit=p.colour_limit)
     use_texture = classifier is not None and classifier.ready and p.w_texture > 0
     use_shape = shape is not None and p.w_shape > 0
     if use_shape:

@@ -250,6 +250,29 @@ def test_motion_coherence_known_answer():
     assert not motion_coherence(np.zeros_like(flow), warped).any()
 
 
+def test_motion_coherence_affine_model_follows_a_turning_object():
+    from classicseg.stages.vos.cues import motion_coherence
+
+    h, w = 80, 120
+    warped = np.zeros((h, w), bool)
+    warped[20:60, 20:100] = True
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    theta = np.deg2rad(6.0)  # the object turns about its centre; the background stands still
+    cx, cy = 60.0, 40.0
+    flow = np.zeros((h, w, 2), np.float32)
+    rx = np.cos(theta) * (xs - cx) - np.sin(theta) * (ys - cy) + cx - xs
+    ry = np.sin(theta) * (xs - cx) + np.cos(theta) * (ys - cy) + cy - ys
+    flow[warped] = np.stack([rx, ry], -1)[warped]
+    ends = (slice(25, 55), np.r_[24:34, 86:96])  # the object's ends move most, in opposite directions
+    trans = motion_coherence(flow, warped, noise=0.5, relative=0.25, limit=3.0)
+    aff = motion_coherence(flow, warped, noise=0.5, relative=0.25, limit=3.0, model="affine")
+    assert trans[ends].mean() < 0.5   # one translation cannot follow a turn: the ends look like background
+    assert aff[ends].min() > 2.0      # the affine model follows them
+    assert aff[5, 5] < 0              # the background still moves with the background
+    with pytest.raises(ValueError, match="model must be"):
+        motion_coherence(flow, warped, model="homography")
+
+
 def test_main_parts_drops_specks_and_the_stage_option_uses_it():
     from classicseg.stages.vos.cues import main_parts
 

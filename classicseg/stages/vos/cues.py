@@ -154,8 +154,25 @@ def superpixel_mean(image: np.ndarray, values: np.ndarray, region_size: int = 12
     return mean[labels].reshape(values.shape).astype(np.float32)
 
 
+def _affine_field(flow: np.ndarray, sel: np.ndarray, samples: int = 2000, seed: int = 0) -> np.ndarray | None:
+    """The flow of the affine map fitted (RANSAC) to ``flow`` over the pixels ``sel``, at every
+    pixel of ``flow`` (None when no fit)."""
+    from classicseg.stages.vos.shape import object_affine
+
+    a, _ = object_affine(flow, sel, samples=samples, threshold=1.0, seed=seed)
+    if a is None:
+        return None
+    h, w = sel.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.empty((h, w, 2), np.float32)
+    out[:, :, 0] = a[0, 0] * xs + a[0, 1] * ys + a[0, 2] - xs
+    out[:, :, 1] = a[1, 0] * xs + a[1, 1] * ys + a[1, 2] - ys
+    return out
+
+
 def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int = 15, inner: int = 3,
-                     noise: float = 1.0, relative: float = 0.25, limit: float = 4.0) -> np.ndarray:
+                     noise: float = 1.0, relative: float = 0.25, limit: float = 4.0,
+                     model: str = "translation") -> np.ndarray:
     """Log-odds that each pixel moves with the object rather than with its surroundings.
 
     The object's motion ``u_o`` is the median flow over the warped mask eroded by
@@ -164,7 +181,10 @@ def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int =
     ±limit)``, ``s = noise + relative·|u_o − u_b|``: about 0 where the two motions agree
     (the cue then abstains), positive where the pixel follows the object. Background
     uncovered behind the object, or static surroundings that the mask has crept onto,
-    move with the background, whatever their colour.
+    move with the background, whatever their colour. With ``model="affine"`` the two
+    motions are affine maps fitted (RANSAC) to the same two regions and compared pixel by
+    pixel, so an object that turns or comes towards the camera (a bike in the air) still
+    moves "with itself".
 
     Parameters
     ----------
@@ -202,11 +222,20 @@ def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int =
     if not bg.any():
         return out
     f = flow[y0:y1, x0:x1]
-    uo = np.median(f[obj], axis=0)
-    ub = np.median(f[bg], axis=0)
-    s = noise + relative * float(np.hypot(*(uo - ub)))
-    ro = np.hypot(f[:, :, 0] - uo[0], f[:, :, 1] - uo[1])
-    rb = np.hypot(f[:, :, 0] - ub[0], f[:, :, 1] - ub[1])
+    if model not in ("translation", "affine"):
+        raise ValueError(f"model must be 'translation' or 'affine', got {model!r}")
+    fo = _affine_field(f, obj) if model == "affine" else None
+    fb = _affine_field(f, bg) if fo is not None else None
+    if fo is None or fb is None:
+        uo = np.median(f[obj], axis=0)
+        ub = np.median(f[bg], axis=0)
+        fo, fb = uo[None, None, :], ub[None, None, :]
+        s = noise + relative * float(np.hypot(*(uo - ub)))
+    else:
+        d = fo - fb
+        s = noise + relative * np.hypot(d[:, :, 0], d[:, :, 1])
+    ro = np.hypot(f[:, :, 0] - fo[:, :, 0], f[:, :, 1] - fo[:, :, 1])
+    rb = np.hypot(f[:, :, 0] - fb[:, :, 0], f[:, :, 1] - fb[:, :, 1])
     out[y0:y1, x0:x1] = np.clip((rb - ro) / s, -limit, limit)
     return out
 

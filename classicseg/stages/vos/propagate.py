@@ -78,6 +78,9 @@ class PropagateParams(Params):
         1.0, gt=0.5, le=1, description="largest probability the warped mask alone gives (1: trusted fully; lower "
         "lets a confident colour overrule it)")
     w_flow: float = Field(0.0, ge=0, le=10, description="weight of the motion-coherence log-odds (0: off)")
+    coherence_model: Literal["translation", "affine"] = Field(
+        "translation", description="motion coherence: the object's and the surroundings' motion as one "
+        "translation each (median flow) or as affine maps (RANSAC; objects that turn or zoom)")
     linked: bool = Field(False, description="lower components of prob > 0.5 that do not touch the warped mask")
     link_radius: int = Field(0, ge=0, le=100, description="linked: components within this distance (px) of "
                              "the warped mask count as touching it")
@@ -227,7 +230,7 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
         y0, y1, x0, x1 = box
         z = logit(prob[y0:y1, x0:x1])
         if p.w_flow > 0:
-            coh = motion_coherence(flow, core, box)[y0:y1, x0:x1]
+            coh = motion_coherence(flow, core, box, model=p.coherence_model)[y0:y1, x0:x1]
             z += p.w_flow * coh
             out.coherence = coh
         if use_texture:

@@ -41,16 +41,20 @@ PRESET_DIR = "presets"
 class SourceOptions(BaseModel):
     """How frames are read (the ``source:`` section)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_bad_frames: int = Field(10, ge=1, description="give up after this many undecodable frames in a row")
+    max_bad_frames: int = Field(10, ge=1, le=1_000_000, description="give up after this many undecodable frames in a row")
     prefetch: int = Field(8, ge=0, le=256, description="frames decoded ahead in a reader thread (0 = none)")
-    open_timeout_ms: int = Field(10000, ge=100, description="camera/stream open timeout")
-    read_timeout_ms: int = Field(10000, ge=100, description="camera/stream read timeout")
+    open_timeout_ms: int = Field(10000, ge=100, le=3_600_000, description="camera/stream open timeout")
+    read_timeout_ms: int = Field(10000, ge=100, le=3_600_000, description="camera/stream read timeout")
     live: bool = Field(False, description="camera/stream: keep only the newest frame when processing lags (counts drops)")
+    live_buffer: int = Field(1, ge=1, le=256, description="live: frames that may wait before the oldest is dropped "
+                                                          "(absorbs jitter at the cost of latency)")
     reconnect: bool = Field(True, description="camera/stream: reopen after a failed read or a stall")
     reconnect_delay_s: float = Field(1.0, gt=0, le=60, description="first wait before reopening (doubles up to 30 s)")
-    give_up_after_s: float | None = Field(None, gt=0, description="stop when no frame came for this long (null = never)")
+    give_up_after_s: float | None = Field(None, gt=0, le=10**9, description="stop when no frame came for this long (null = never)")
+    realtime: bool = Field(False, description="video file: play it at its own frame rate, as a camera would deliver it")
+    loop: bool = Field(False, description="video file: start again at the end (frame numbers and stream time go on)")
 
 
 @dataclass(frozen=True)
@@ -111,24 +115,139 @@ class PipelineSpec:
 
 
 # -- loading ---------------------------------------------------------------------
-def parse_text(text: str, fmt: str, origin: str) -> dict:
+#: Limits on a pipeline file: its size, how deeply it nests, and how many values it holds
+#: once YAML aliases are expanded (a "billion laughs" file is a few hundred bytes).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_DEPTH = 32
+MAX_CONFIG_VALUES = 100_000
+
+
+#: PyYAML's safe loader, on libyaml when PyYAML was built with it (much faster)
+_SAFE_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SafeLoader(_SAFE_BASE):
+    """PyYAML's safe loader that refuses duplicate keys (the last one would win silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = key_node.value
+                if key in seen:
+                    raise ConfigError(f"duplicate key {key!r} on line {key_node.start_mark.line + 1} (first on line "
+                                      f"{seen[key] + 1})")
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:map", _SafeLoader.construct_yaml_map)
+
+
+def _yaml_limits(text: str) -> None:
+    """Refuse YAML that nests deeper than :data:`MAX_CONFIG_DEPTH` (read as events, without
+    recursion) or expands to more than :data:`MAX_CONFIG_VALUES` values through aliases."""
+    depth = 0
+    for ev in yaml.parse(text, Loader=_SAFE_BASE):
+        if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                raise ConfigError(f"nested more than {MAX_CONFIG_DEPTH} levels deep (line {ev.start_mark.line + 1})")
+        elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
+def _expanded_size(node, memo: dict, active: set) -> int:
+    """Values in ``node`` with every alias expanded (memoised: linear in the file, not in the expansion)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise ConfigError("a YAML alias refers to a node that contains it (recursive structure)")
+    active.add(key)
+    n = 1
+    if isinstance(node, yaml.SequenceNode):
+        n += sum(_expanded_size(c, memo, active) for c in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        n += sum(_expanded_size(k, memo, active) + _expanded_size(v, memo, active) for k, v in node.value)
+    active.discard(key)
+    memo[key] = n
+    if n > MAX_CONFIG_VALUES:
+        raise ConfigError(f"holds more than {MAX_CONFIG_VALUES} values once its aliases are expanded")
+    return n
+
+
+def safe_yaml(text: str):
+    """YAML text as Python data: safe tags only, no duplicate keys, bounded depth and size.
+
+    Raises
+    ------
+    ConfigError
+        (without the origin) for a limit or a duplicate key; ``yaml.YAMLError`` for bad syntax.
+    """
+    _yaml_limits(text)
+    loader = _SafeLoader(text)
     try:
-        data = tomllib.loads(text) if fmt == "toml" else yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {}, set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _data_depth(data) -> int:
+    """How deeply ``data`` nests (lists and dicts), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        obj, d = stack.pop()
+        if isinstance(obj, (list, dict)):
+            deepest = max(deepest, d)
+            if deepest > MAX_CONFIG_DEPTH:
+                return deepest
+            stack.extend((v, d + 1) for v in (obj.values() if isinstance(obj, dict) else obj))
+    return deepest
+
+
+def parse_text(text: str, fmt: str, origin: str) -> dict:
+    """YAML or TOML text -> the raw config mapping (safe: no code, bounded size and depth)."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{origin}: larger than {MAX_CONFIG_BYTES // 1024} KiB: not a pipeline file")
+    try:
+        data = tomllib.loads(text) if fmt == "toml" else safe_yaml(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        detail = str(exc).replace("\n", " ")
+        detail = " ".join(str(exc).split())
         raise ConfigError(f"{origin}: not valid {fmt.upper()}: {detail}") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: nested more than {MAX_CONFIG_DEPTH} levels deep") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping at the top, got {type(data).__name__}")
+    if _data_depth(data) > MAX_CONFIG_DEPTH:
+        raise ConfigError(f"{origin}: nested more than {MAX_CONFIG_DEPTH} levels deep")
     return data
 
 
 def load_file(path) -> dict:
     """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) pipeline file, safely."""
+    import stat
+
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+    try:
+        st = path.stat()
+    except OSError:
+        raise ConfigError(f"config file not found: {path}") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise ConfigError(f"config {path} is {what}: give a YAML or TOML file")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not a pipeline file")
     fmt = "toml" if path.suffix.lower() == ".toml" else "yaml"
     try:
         text = path.read_text(encoding="utf-8")
@@ -180,9 +299,12 @@ def apply_overrides(raw: dict, sets: list[str]) -> dict:
             errors.append(f"--set {item!r}: expected STAGE.PARAM=VALUE, e.g. bgsub.mog2.var_threshold=24")
             continue
         try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
+            parsed = safe_yaml(value) if value.strip() else ""
         except yaml.YAMLError:
             parsed = value
+        except ConfigError as exc:
+            errors.append(f"--set {item!r}: {exc}")
+            continue
         if step_id == "source":
             raw["source"] = {**(raw.get("source") or {}), key: parsed}
             continue
@@ -329,16 +451,82 @@ def with_prior_fuse(spec: PipelineSpec, weight: float = 1.0, confidence: float =
     return replace(spec, steps=[*spec.steps[:at + 1], step, *spec.steps[at + 1:]])
 
 
+def with_events(spec: PipelineSpec, zones=(), dwell_frames: int | None = None, **motion) -> PipelineSpec:
+    """``spec`` with an ``events.motion`` step at the end (motion events from its foreground,
+    or its tracks; with ``motion`` as that step's parameters and ``zones`` as its zones) and,
+    when the pipeline tracks and ``zones`` are given, an ``events.zones`` step before it
+    (enter/leave/dwell). Steps the spec already has are kept as they are.
+
+    Raises
+    ------
+    ConfigError
+        The pipeline writes no foreground mask to find motion in, or a parameter is invalid.
+    """
+    from dataclasses import replace
+
+    names = {s.stage.name for s in spec.steps}
+    steps = list(spec.steps)
+    if zones and "tracks" in spec.slots and "events.zones" not in names:
+        cls = catalog.get("events.zones")
+        extra = {"dwell_frames": dwell_frames} if dwell_frames is not None else {}
+        params, errs = _params_errors(cls.Params, {"zones": list(zones), **extra})
+        if errs:
+            raise ConfigError([f"events.zones: {e}" for e in errs])
+        steps.append(StepSpec("events.zones", cls, params))
+    if "events.motion" not in names:
+        if "fg" not in spec.slots:
+            raise ConfigError(f"pipeline {spec.name!r} writes no foreground mask (fg): no motion to make events of")
+        cls = catalog.get("events.motion")
+        params, errs = _params_errors(cls.Params, {"zones": list(zones), **motion})
+        if errs:
+            raise ConfigError([f"events.motion: {e}" for e in errs])
+        steps.append(StepSpec("events.motion", cls, params))
+    return replace(spec, steps=steps)
+
+
+def zones_of(spec: PipelineSpec) -> list[tuple[str, list]]:
+    """The ``(name, polygon)`` of every zone the steps use (drawn on overlays)."""
+    out: dict[str, list] = {}
+    for s in spec.steps:
+        for z in getattr(s.params, "zones", None) or ():
+            out.setdefault(z.name, [list(p) for p in z.polygon])
+    return list(out.items())
+
+
 # -- documentation ---------------------------------------------------------------
 def _yaml_value(v) -> str:
     return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
 
 
+class _Required:
+    """The default of a parameter that has none (shown as ``required``)."""
+
+    def __repr__(self) -> str:
+        return "required"
+
+    __str__ = __repr__
+
+
+#: what :func:`describe_params` gives as the default of a required parameter
+REQUIRED = _Required()
+
+
+def _type_name(annotation) -> str:
+    """``list[Zone]``, ``float | None``: the annotation without module paths."""
+    import re
+
+    name = getattr(annotation, "__name__", None)
+    if name and not getattr(annotation, "__args__", None):
+        return name
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", str(annotation))
+
+
 def describe_params(model: type[BaseModel]) -> list[tuple[str, Any, str, str]]:
-    """``(name, default, type, doc)`` for every parameter of a Params model."""
+    """``(name, default, type, doc)`` for every parameter of a Params model (the default of a
+    required parameter is :data:`REQUIRED`)."""
     rows = []
     for name, f in model.model_fields.items():
-        ann = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        ann = _type_name(f.annotation)
         constraints = []
         for m in f.metadata:
             for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
@@ -347,7 +535,7 @@ def describe_params(model: type[BaseModel]) -> list[tuple[str, Any, str, str]]:
         doc = f.description or ""
         if constraints:
             doc = f"{doc} [{', '.join(constraints)}]"
-        rows.append((name, f.default, ann, doc))
+        rows.append((name, REQUIRED if f.is_required() else f.get_default(call_default_factory=True), ann, doc))
     return rows
 
 

@@ -10,17 +10,19 @@
 """
 from __future__ import annotations
 
+import importlib.util
 import io
+import logging
 from pathlib import Path
 
+from classicseg import session
 from classicseg.config import resolve, validate
-from classicseg.io.datasets import write_cdnet_sequence
+from classicseg.io.datasets import write_cdnet_sequence, write_davis_sequence
 from classicseg.io.images import atomic_write_bytes, ensure_writable_dir
-from classicseg.io.sinks import MaskSink, VideoSink, write_csv
-from classicseg.io.sources import open_source
-from classicseg.metrics.cdnet import evaluate_sequence
-from classicseg.pipeline import Pipeline
-from classicseg.synth import make_scene
+from classicseg.io.sinks import write_csv
+from classicseg.synth import make_scene, object_clip
+
+log = logging.getLogger("classicseg")
 
 BASELINE = {"name": "opencv-mog2-defaults", "pipeline": [{"stage": "bgsub.mog2"}]}
 
@@ -48,9 +50,23 @@ def plot_per_frame(series: dict[str, list[tuple[int, float]]], title: str) -> by
     return buf.getvalue()
 
 
+#: What the demo writes in its folder (claimed first: a file or folder of the user's by one of
+#: these names stops the demo before anything is written; a previous demo's are replaced).
+DEMO_OUTPUTS = ("scene", "masks", "baseline_mog2", "overlay.mp4", "scores.csv", "per_frame.csv", "scores.png")
+
+
 def run_demo(out: Path, n_frames: int = 300, seed: int = 0, preset: str = "surveillance", progress=None) -> dict:
+    from classicseg.io.outputs import OutputFolder
+
     out = ensure_writable_dir(out)
     spec = resolve(preset=preset)
+    with OutputFolder(out, role="demo", replace=False) as folder:
+        for name in DEMO_OUTPUTS:
+            folder.claim(name)
+    return _run_demo(out, n_frames, seed, spec, progress)
+
+
+def _run_demo(out: Path, n_frames: int, seed: int, spec, progress) -> dict:
     scene = make_scene(n_frames=n_frames, seed=seed)
     seq = out / "scene"
     write_cdnet_sequence(seq, scene.frames(), scene.temporal_roi)
@@ -59,17 +75,10 @@ def run_demo(out: Path, n_frames: int = 300, seed: int = 0, preset: str = "surve
     runs = [(spec.name, spec, out / "masks", out / "overlay.mp4"),
             ("MOG2 (OpenCV defaults)", validate(BASELINE), out / "baseline_mog2", None)]
     for label, sp, mask_dir, overlay in runs:
-        source = open_source(str(seq), **sp.source.model_dump())
-        sinks = [MaskSink(mask_dir, source)]
-        if overlay is not None:
-            sinks.append(VideoSink(overlay, fps=25))
-        bar = progress(source.length, label) if progress else None
-        try:
-            stats = Pipeline.from_spec(sp).run(source, sinks, progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        res = evaluate_sequence(mask_dir, seq)
+        run = session.run(session.Request(input=seq, spec=sp, output=mask_dir, overlay=overlay, gt=seq, metric="cdnet",
+                                          progress=(lambda total, _name, lab=label: progress(total, lab))
+                                          if progress else None))
+        stats, res = run.stats, run.score
         m = res.metrics
         rows.append({"method": label, "F": m["f_measure"], "precision": m["precision"], "recall": m["recall"],
                      "specificity": m["specificity"], "PWC": m["pwc"], "frames/s": round(stats.fps, 1)})
@@ -84,16 +93,35 @@ def run_demo(out: Path, n_frames: int = 300, seed: int = 0, preset: str = "surve
             r[lab] = round(per_frame[lab][i][1], 6)
         frames_rows.append(r)
     write_csv(out / "per_frame.csv", frames_rows)
-    atomic_write_bytes(out / "scores.png", plot_per_frame(per_frame, f"per-frame F on the demo scene (seed {seed})"))
-    return {
-        "scene": str(seq),
-        "frames": n_frames,
-        "table": rows,
-        "files": {
-            "masks": str(out / "masks"),
-            "overlay": str(out / "overlay.mp4"),
-            "scores": str(out / "scores.csv"),
-            "per-frame": str(out / "per_frame.csv"),
-            "plot": str(out / "scores.png"),
-        },
-    }
+    files = {"masks": str(out / "masks"), "overlay": str(out / "overlay.mp4"), "scores": str(out / "scores.csv"),
+             "per-frame": str(out / "per_frame.csv")}
+    if importlib.util.find_spec("matplotlib") is not None:
+        atomic_write_bytes(out / "scores.png", plot_per_frame(per_frame, f"per-frame F on the demo scene (seed {seed})"))
+        files["plot"] = str(out / "scores.png")
+    else:
+        log.info("matplotlib not installed: no scores.png (pip install 'classicseg[plot]')")
+    return {"scene": str(seq), "frames": n_frames, "table": rows, "files": files}
+
+
+def make_davis_root(folder, seeds=(0, 1), n_frames: int = 40) -> Path:
+    """A DAVIS-layout root of generated one-object clips (:func:`classicseg.synth.object_clip`),
+    ``synth-<seed>`` each, for trying video object segmentation without the DAVIS data."""
+    folder = Path(folder)
+    for seed in seeds:
+        frames, masks = object_clip(n_frames, seed=seed)
+        write_davis_sequence(folder, f"synth-{seed}", frames, masks)
+    return folder
+
+
+def davis_or_generated(data, work, sequences) -> tuple[Path, tuple, str | None]:
+    """``(data, sequences, None)`` when ``data`` is a DAVIS root; otherwise a root of two
+    generated clips written under ``work`` (:func:`make_davis_root`), their names (or the
+    ``sequences`` asked for, when they are among them) and a line saying so."""
+    data = Path(data)
+    if (data / "JPEGImages").is_dir() and (data / "Annotations").is_dir():
+        return data, tuple(sequences), None
+    root = make_davis_root(work)
+    names = ("synth-0", "synth-1")
+    asked = tuple(s for s in sequences if s in names)
+    return root, asked or names, (f"no DAVIS data at {data}: running on two generated one-object clips instead "
+                                  "(--data DAVIS_ROOT for the real sequences)")

@@ -42,3 +42,31 @@ class EvalError(ClassicsegError):
     """Predictions and ground truth do not fit together."""
 
     exit_code = 5
+
+
+class ResultsError(ClassicsegError):
+    """Results on disk cannot be reported (none found, unreadable, or from different inputs)."""
+
+    exit_code = 8
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM, SIGHUP; SIGINT is Ctrl-C): handled like Ctrl-C,
+    so a run finishes what it wrote. The CLI raises it from its signal handler.
+
+    Attributes
+    ----------
+    signum : int
+        The signal; the CLI exits with ``128 + signum`` (130 for Ctrl-C, 143 for SIGTERM).
+    note : str
+        Set by the run that was stopped: what it kept.
+    """
+
+    def __init__(self, signum: int = 2, name: str = "SIGINT") -> None:
+        super().__init__(name)
+        self.signum, self.signal_name = signum, name
+        self.note = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

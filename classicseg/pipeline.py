@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 from classicseg.config import PipelineSpec, resolve
 from classicseg.errors import ConfigError
+from classicseg.interrupt import deferred
 from classicseg.stage import Stage, as_stage, check_chain
 from classicseg.types import SLOTS, Sample
 
@@ -110,18 +111,65 @@ class LatencyRecorder:
 @contextmanager
 def finishing(sinks):
     """Close every sink when the block ends; abort them all when it raises (or a close does),
-    so half-written outputs are discarded and finished files stay."""
+    so half-written outputs are discarded and finished files stay.
+
+    An interrupt (``KeyboardInterrupt``: Ctrl-C, or SIGTERM through the CLI) is the user
+    stopping a run that may have gone for hours: every sink is closed as at a normal end
+    (the overlay video finished and playable, the tracks file in place) before it propagates.
+    """
     try:
         yield
-        for sink in sinks:
-            sink.close()
-    except BaseException:
-        for sink in sinks:
-            try:
-                sink.abort()
-            except Exception:  # noqa: BLE001 - the original error matters more
-                pass
+    except KeyboardInterrupt:
+        with deferred():
+            for sink in sinks:
+                try:
+                    sink.close()
+                except Exception:  # noqa: BLE001 - keep closing the others
+                    try:
+                        sink.abort()
+                    except Exception:  # noqa: BLE001
+                        pass
         raise
+    except BaseException:
+        _abort_all(sinks)
+        raise
+    with deferred():  # a stop asked for now waits until the files are finished
+        try:
+            for sink in sinks:
+                sink.close()
+        except BaseException:
+            _abort_all(sinks)
+            raise
+
+
+def _abort_all(sinks) -> None:
+    for sink in sinks:
+        try:
+            sink.abort()
+        except Exception:  # noqa: BLE001 - the original error matters more
+            pass
+
+
+def check_frames_for(stages, shape: tuple[int, ...], what: str = "the pipeline") -> None:
+    """Before the first frame is processed: refuse frames smaller than a stage works on
+    (:meth:`~classicseg.stage.Stage.min_side`) or whose per-pixel state (each stage's
+    :meth:`~classicseg.stage.Stage.memory_per_pixel`) would not fit in the memory left.
+
+    Raises
+    ------
+    SourceError
+    """
+    from classicseg.errors import SourceError
+    from classicseg.io.limits import check_memory
+
+    h, w = shape[:2]
+    for s in stages:
+        side = s.min_side()
+        if min(h, w) < side:
+            raise SourceError(f"frames of {w}x{h} are too small for stage {s.name or type(s).__name__}: it needs "
+                              f"at least {side}x{side} pixels")
+    per_pixel = sum(s.memory_per_pixel() for s in stages) + 3 * 16  # + frames decoded ahead
+    check_memory(h * w * per_pixel, f"{w}x{h} frames through {what} (about {per_pixel} bytes per pixel)")
 
 
 @dataclass
@@ -313,7 +361,11 @@ class Pipeline:
             self.reset(init_mask)
         elif init_mask is not None:
             raise ValueError("init_mask is given with reset=True (a new sequence)")
+        first = True
         for s in as_samples(samples):
+            if first:
+                check_frames_for(self.stages, s.shape, repr(self))
+                first = False
             yield from self.push(s)
         yield from self.flush()
 
@@ -344,31 +396,43 @@ class Pipeline:
         def emit(done: list[Sample]) -> float:
             t0 = clock()
             for s in done:
-                for sink in sinks:
-                    sink.write(s)
+                with deferred():  # an interrupt waits until every sink has the frame
+                    for sink in sinks:
+                        sink.write(s)
+                    stats.frames += 1
                 if on_sample is not None:
                     on_sample(s)
-                stats.frames += 1
             t1 = clock()
             stats.write_seconds += t1 - t0
             if progress is not None and done:
                 progress.update(len(done))
             return t1
 
-        with finishing(sinks):
-            t0 = clock()
-            while True:
-                try:
-                    sample = next(it)
-                except StopIteration:
-                    stats.read_seconds += clock() - t0
-                    break
-                t_in = clock()
-                stats.read_seconds += t_in - t0
-                t0 = emit(self.push(sample))
-                record_latency(t0 - t_in)
-            emit(self.flush())
-        stats.seconds = clock() - start
+        try:
+            with finishing(sinks):
+                t0 = clock()
+                first = True
+                while True:
+                    try:
+                        sample = next(it)
+                    except StopIteration:
+                        stats.read_seconds += clock() - t0
+                        break
+                    if first:
+                        check_frames_for(self.stages, sample.shape, repr(self))
+                        first = False
+                    t_in = clock()
+                    stats.read_seconds += t_in - t0
+                    t0 = emit(self.push(sample))
+                    record_latency(t0 - t_in)
+                emit(self.flush())
+        except KeyboardInterrupt as exc:
+            exc.stats = self._finish(stats, start)  # what the interrupted run did, for its summary
+            raise
+        return self._finish(stats, start)
+
+    def _finish(self, stats: RunStats, start: float) -> RunStats:
+        stats.seconds = time.perf_counter() - start
         stats.stage_seconds = dict(zip(self.ids, self.timings))
         return stats
 

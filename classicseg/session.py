@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from classicseg.config import PipelineSpec, resolve, with_prior_fuse
+from classicseg.config import PipelineSpec, resolve, with_events, with_prior_fuse, zones_of
 from classicseg.errors import ConfigError, SourceError
 from classicseg.pipeline import Pipeline, RunStats
 
@@ -67,16 +67,24 @@ class Request:
     masks : bool
         Write the masks into ``output`` (False: only the other outputs).
     events : bool
-        Write ``events.jsonl`` even though no stage declares events (an empty file, with
-        a warning).
+        Write ``events.jsonl``; a pipeline with no stage that writes events gets an
+        ``events.motion`` step (motion events from its foreground or its tracks).
     snapshots : bool
-        An overlay picture per event under ``output/snapshots``.
+        An overlay picture per event under ``output/snapshots`` (its peak frame, the object
+        highlighted, zones and track ids drawn).
+    clips : bool
+        An H.264 clip per event under ``output/clips``, from ``pre_capture`` seconds before
+        it to ``post_capture`` seconds after (overlapping events share one).
     init_mask : path or ndarray, optional
         The object ids on the first frame (for stages that need one).
+    init_seeds : Seeds, optional
+        Boxes, clicks or scribbles on the first frame (:class:`~classicseg.io.seeds.Seeds`),
+        turned into its object ids by :func:`~classicseg.stages.vos.seeds.seed_ids`.
     find_init_mask : bool
         Without ``init_mask``, look for the first frame's annotation in the dataset layout.
     keyframes : path, optional
-        A folder of corrected masks named by frame number, propagated both ways.
+        A folder of corrected masks, scribbles or boxes/clicks named by frame number, or a
+        COCO / CVAT / MOT file (:func:`~classicseg.keyframes.resolve_keyframes`), propagated both ways.
     merge : {"nearest", "vote"}
         How keyframe runs are merged (:mod:`classicseg.keyframes`).
     prior : path or callable, optional
@@ -99,6 +107,12 @@ class Request:
         (a front end's clip recorder, database or live view).
     on_sample : callable, optional
         Called with every finished sample, after the sinks.
+    stop : threading.Event, optional
+        Set from another thread to end the run at the next frame (also while the source is
+        waiting for one); the run then ends as if the input had ended.
+    on_source : callable, optional
+        Called with the opened :class:`~classicseg.io.sources.Source` before the first frame
+        (a front end that reports its frame rate, dropped frames and reconnects).
     """
 
     input: Any
@@ -112,7 +126,11 @@ class Request:
     masks: bool = True
     events: bool = False
     snapshots: bool = False
+    clips: bool = False
+    pre_capture: float = 2.0
+    post_capture: float = 3.0
     init_mask: Any = None
+    init_seeds: Any = None
     find_init_mask: bool = True
     keyframes: str | Path | None = None
     merge: str = "nearest"
@@ -126,6 +144,8 @@ class Request:
     progress: Callable | None = None
     sinks: tuple = ()
     on_sample: Callable | None = None
+    stop: Any = None
+    on_source: Callable | None = None
 
 
 @dataclass
@@ -227,19 +247,31 @@ def prepare(req: Request) -> Prepared:
         raise ConfigError(f"merge must be 'nearest' or 'vote', got {req.merge!r}")
     if req.metric not in METRICS:
         raise ConfigError(f"metric must be one of {', '.join(METRICS)}, got {req.metric!r}")
+    if req.pre_capture < 0 or req.post_capture < 0:
+        raise ConfigError("pre_capture and post_capture must be >= 0 seconds")
+    if (req.events or req.clips) and req.output is not None and "events" not in spec.slots:
+        spec = with_events(spec)
+        log.info("pipeline %r has no events stage: added events.motion (motion events from its %s)", spec.name,
+                 "tracks" if "tracks" in spec.slots else "foreground")
     if req.prior is not None:
         spec = with_prior_fuse(spec, req.prior_weight)
     elif "prior" in spec.inputs:
         raise ConfigError(f"pipeline {spec.name!r} reads another model's masks: give --prior DIR")
     needs_init = "init_mask" in spec.needs
-    if (req.init_mask is not None or req.keyframes is not None) and not needs_init:
-        what = "--init-mask" if req.init_mask is not None else "--keyframes"
+    if req.init_mask is not None and req.init_seeds is not None:
+        raise ConfigError("give the first frame's mask or its seeds (boxes, scribbles), not both")
+    if (req.init_mask is not None or req.init_seeds is not None or req.keyframes is not None) and not needs_init:
+        what = ("--init-mask" if req.init_mask is not None else
+                "--init-box/--init-scribbles" if req.init_seeds is not None else "--keyframes")
         raise ConfigError(f"{what}: no stage of pipeline {spec.name!r} takes an initial mask (use --preset vos)")
+    check_overlap(req)
     pipe = Pipeline.from_spec(spec, req.backend)
     prep = Prepared(req, spec, pipe)
     if needs_init:
         configured = any(getattr(s.params, "init_mask", None) for s in spec.steps)
-        if req.init_mask is not None:
+        if req.init_seeds is not None:
+            prep.init_mask, prep.init_from = req.init_seeds, "seeds (boxes / clicks / scribbles)"
+        elif req.init_mask is not None:
             given = req.init_mask
             prep.init_mask, prep.init_from = given, str(given) if isinstance(given, (str, Path)) else "given (array)"
         elif req.keyframes is not None or req.prior is not None or configured:
@@ -256,6 +288,44 @@ def prepare(req: Request) -> Prepared:
     return prep
 
 
+def _overlaps(a: Path, b: Path) -> bool:
+    """One folder is the other or lies inside it."""
+    return a == b or a in b.parents or b in a.parents
+
+
+def check_overlap(req: Request) -> None:
+    """Refuse outputs that would write into the inputs: an output folder that is (or lies in,
+    or holds) the input folder, the prior or keyframe folder or the ground truth, and an
+    overlay that is the input video or lies in an input folder. Masks named like the frames
+    would replace them, and the next run would read its own masks as frames.
+
+    Raises
+    ------
+    SinkError
+    """
+    from classicseg.errors import SinkError
+
+    inputs = []
+    for what, value in (("input", req.input), ("prior", req.prior), ("keyframes", req.keyframes), ("gt", req.gt)):
+        if isinstance(value, (str, Path)) and not (isinstance(value, str) and (value.isdigit() or "://" in value)):
+            p = Path(value)
+            if p.exists():
+                inputs.append((what, p.resolve(), p.is_dir()))
+    if req.output is not None:
+        out = Path(req.output).resolve()
+        for what, p, is_dir in inputs:
+            folder = p if is_dir else (p.parent if what == "gt" else None)
+            if folder is not None and _overlaps(out, folder):
+                raise SinkError(f"output folder {req.output} overlaps the {what} {p}: its files would be "
+                                f"overwritten or read back as input; choose an output folder outside it")
+    if req.overlay is not None:
+        ov = Path(req.overlay).resolve()
+        for what, p, is_dir in inputs:
+            if (not is_dir and ov == p) or (is_dir and p in ov.parents):
+                raise SinkError(f"overlay {req.overlay} would overwrite or lie inside the {what} {p}: "
+                                f"choose another file")
+
+
 # --------------------------------------------------------------------------- running
 def _open(req: Request, spec: PipelineSpec):
     from classicseg.io.sources import Source, as_samples, open_source
@@ -264,14 +334,17 @@ def _open(req: Request, spec: PipelineSpec):
         opts = spec.source.model_dump()
         if req.max_bad_frames is not None:
             opts["max_bad_frames"] = req.max_bad_frames
-        return open_source(str(req.input) if isinstance(req.input, Path) else req.input, **opts)
+        src = open_source(str(req.input) if isinstance(req.input, Path) else req.input, **opts)
+        src.stop = req.stop
+        return src
     src = as_samples(req.input)
     if not isinstance(src, Source):
         raise SourceError("input: give a path, a camera index, a stream URL, or frames as uint8 arrays")
+    src.stop = req.stop
     return src
 
 
-def _sinks(prep: Prepared, source) -> tuple[list, dict, Any]:
+def _sinks(prep: Prepared, source, folder) -> tuple[list, dict, Any]:
     from classicseg.io.sinks import EventsSink, MaskSink, TracksSink, VideoSink
 
     req, spec = prep.request, prep.spec
@@ -282,20 +355,20 @@ def _sinks(prep: Prepared, source) -> tuple[list, dict, Any]:
         if req.masks:
             if "fg" not in slots:
                 raise ConfigError(f"pipeline {spec.name!r} writes no foreground mask (fg): nothing to save as masks")
-            masks = MaskSink(out, source)
+            masks = MaskSink(out, source, folder)
             sinks.append(masks)
             outputs["masks"] = out
         if "tracks" in slots:
-            sinks.append(TracksSink(out / "tracks.txt"))
+            sinks.append(TracksSink(out / "tracks.txt", folder))
             outputs["tracks"] = out / "tracks.txt"
-        if "events" in slots or req.events:
-            if "events" not in slots:
-                log.warning("pipeline %r has no stage that writes events (add events.zones, or set a subtractor's "
-                            "switch_fraction): events.jsonl will stay empty", spec.name)
-            sinks.append(EventsSink(out / "events.jsonl", out / "snapshots" if req.snapshots else None))
+        if "events" in slots or req.events or req.clips:
+            sinks.append(EventsSink(out / "events.jsonl", out / "snapshots" if req.snapshots else None,
+                                    zones_of(spec), out / "clips" if req.clips else None, req.pre_capture,
+                                    req.post_capture, source.fps or 25.0, out=folder))
             outputs["events"] = out / "events.jsonl"
+        folder.claim("run.json")  # a file of the user's by that name stops the run now, not at its end
     if req.overlay is not None:
-        sinks.append(VideoSink(req.overlay, source.fps))
+        sinks.append(VideoSink(req.overlay, source.fps, out=folder, zones=zones_of(spec)))
         outputs["overlay"] = Path(req.overlay)
     sinks.extend(req.sinks)
     return sinks, outputs, masks
@@ -304,17 +377,29 @@ def _sinks(prep: Prepared, source) -> tuple[list, dict, Any]:
 def run(req: Request | Prepared) -> Result:
     """Run one sequence (see the module docstring); returns its :class:`Result`.
 
-    On an error every sink is aborted (finished files stay, half-written ones go) and the
-    source is closed before the error propagates.
+    The output folder is locked for the run, and classicseg only replaces files it wrote
+    there (:class:`~classicseg.io.outputs.OutputFolder`). On an error every sink is
+    aborted (finished files stay, half-written ones go) and the source is closed before the
+    error propagates. An interrupted run (``KeyboardInterrupt``: Ctrl-C, or SIGTERM through
+    the CLI) keeps what it wrote, finishes its files and writes ``run.json`` with
+    ``"interrupted": true``, then re-raises the interrupt with a ``note`` saying so.
     """
+    from classicseg.io.outputs import OutputFolder
     from classicseg.io.sinks import write_json
 
     prep = req if isinstance(req, Prepared) else prepare(req)
     req, spec, pipe = prep.request, prep.spec, prep.pipeline
     source = _open(req, spec)
     bar = None
+    folder = None
+    interrupted: KeyboardInterrupt | None = None
+    sinks: list = []
     try:
-        sinks, outputs, mask_sink = _sinks(prep, source)
+        if req.output is not None:
+            folder = OutputFolder(req.output, role="run", replace=True).open()
+        if req.on_source is not None:
+            req.on_source(source)
+        sinks, outputs, mask_sink = _sinks(prep, source, folder)
         if not sinks:
             log.warning("no output or overlay: masks are computed but not written")
         total = min(filter(None, [getattr(source, "length", None), req.max_frames]), default=None)
@@ -333,17 +418,40 @@ def run(req: Request | Prepared) -> Result:
             from classicseg.io.masks import read_init_mask
 
             init = read_init_mask(init)
-        if req.keyframes is not None:
-            from classicseg.keyframes import run_with_keyframes
+        try:
+            if req.keyframes is not None:
+                from classicseg.keyframes import run_with_keyframes
 
-            stats = run_with_keyframes(pipe, source, req.max_frames, req.keyframes, init, priors, req.merge, sinks,
-                                       progress=bar)
-        else:
-            if init is None and priors is not None and prep.init_from == "prior":
-                from classicseg.keyframes import seed_from_prior
+                stats = run_with_keyframes(pipe, source, req.max_frames, req.keyframes, init, priors, req.merge,
+                                           sinks, progress=bar)
+            else:
+                from classicseg.io.seeds import Seeds
 
-                frames = seed_from_prior(frames, pipe)  # the first frame's prior starts vos
-            stats = pipe.run(frames, sinks, on_sample=req.on_sample, progress=bar, init_mask=init)
+                if isinstance(init, Seeds):  # the first frame turns the seeds into its mask
+                    from itertools import chain
+
+                    from classicseg.stages.vos.seeds import seed_ids
+
+                    it = iter(frames)
+                    first = next(it, None)
+                    if first is None:
+                        raise SourceError(f"{source.name}: no frames")
+                    init = seed_ids(first.image, init)
+                    frames = chain([first], it)
+                if init is None and priors is not None and prep.init_from == "prior":
+                    from classicseg.keyframes import seed_from_prior
+
+                    frames = seed_from_prior(frames, pipe)  # the first frame's prior starts vos
+                stats = pipe.run(frames, sinks, on_sample=req.on_sample, progress=bar, init_mask=init)
+        except KeyboardInterrupt as exc:
+            stats = getattr(exc, "stats", None)
+            if stats is None:  # interrupted before the pipeline's loop: nothing was written
+                raise
+            interrupted = exc
+    except BaseException:
+        if folder is not None:
+            folder.release()
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -353,12 +461,31 @@ def run(req: Request | Prepared) -> Result:
                "dropped_frames": source.dropped, "reconnects": source.reconnects}
     if prep.init_from:
         summary["init_mask"] = prep.init_from
+    if interrupted is not None:
+        summary["interrupted"] = getattr(interrupted, "signal_name", "SIGINT")
+    from classicseg.io.sinks import EventsSink
+
+    for sink in sinks:
+        if isinstance(sink, EventsSink):
+            summary["events"] = sink.count
     result = Result(stats, summary, source.name, outputs, warnings=list(source.warnings))
     result.masks_written = mask_sink.count if mask_sink is not None else 0
-    if req.output is not None:
-        run_json = Path(req.output) / "run.json"
-        write_json(run_json, {**summary, "config": spec.to_dict()})
-        outputs["run"] = run_json
+    if folder is not None:
+        from classicseg.interrupt import deferred
+
+        with deferred():  # a stop asked for now waits until the folder is consistent
+            try:
+                run_json = folder.path / "run.json"
+                write_json(run_json, {**summary, "config": spec.to_dict()})
+                outputs["run"] = run_json
+                folder.commit()
+            except BaseException:
+                folder.release()
+                raise
+    if interrupted is not None:
+        kept = f"; outputs kept in {req.output}" if req.output is not None else ""
+        interrupted.note = f"stopped after {stats.frames} frames{kept}"
+        raise interrupted
     if req.gt is not None and req.metric != "none":
         result.metric, result.score = score_outputs(outputs, req.gt, req.metric)
     return result

@@ -47,7 +47,7 @@ NEEDS = {"init_mask": "the object's mask on the first frame (Stage.set_init_mask
 class Params(BaseModel):
     """Base class of every stage's parameters: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Stage(ABC):
@@ -61,6 +61,11 @@ class Stage(ABC):
     latency: ClassVar[int] = 0
     #: Paper or documentation the stage implements (shown by ``classicseg stages``).
     cite: ClassVar[str] = ""
+    #: Rough bytes of state it keeps per frame pixel (models, buffers), for the memory check
+    #: made before the first frame (:meth:`memory_per_pixel`).
+    bytes_per_pixel: ClassVar[int] = 32
+    #: Smallest frame side (pixels) it works on, checked before the first frame (:meth:`min_side`).
+    min_frame_side: ClassVar[int] = 1
 
     def __init__(self, params: Params | None = None, **kwargs) -> None:
         if params is None:
@@ -92,6 +97,15 @@ class Stage(ABC):
     def set_init_mask(self, ids: np.ndarray) -> None:
         """The object ids on the first frame, for stages whose ``needs`` has ``init_mask``."""
         raise TypeError(f"{self.name or type(self).__name__} takes no initial mask")
+
+    def min_side(self) -> int:
+        """Smallest frame side it works on with these parameters (default: :attr:`min_frame_side`)."""
+        return self.min_frame_side
+
+    def memory_per_pixel(self) -> int:
+        """Rough bytes of state per frame pixel with these parameters (default:
+        :attr:`bytes_per_pixel`); checked against the memory left before the first frame."""
+        return self.bytes_per_pixel
 
     @classmethod
     def provided(cls, params: Params) -> tuple[str, ...]:

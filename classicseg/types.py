@@ -19,25 +19,31 @@ class Slot:
     in [0, 1]), ``ids`` (uint8 ``(H, W)``), ``flow`` (float32 ``(H, W, 2)``), ``prior``
     (float32 probability or uint8 ids, ``(H, W)``) or ``list`` (a Python list).
     ``source`` is True for slots that come with the frame rather than from a stage
-    (``image``; ``prior`` when the run is given one).
+    (``image``; ``prior`` when the run is given one). ``cache`` slots hold something any
+    stage may compute from others and store for the next (``gray``); they are never
+    declared.
     """
 
     doc: str
     kind: str
     source: bool = False
+    cache: bool = False
 
 
 #: The slots a sample can carry. Stages declare which they require and provide (checked
 #: when a stage class is registered and again before the first frame is decoded).
 SLOTS: dict[str, Slot] = {
     "image": Slot("BGR uint8 (H, W, 3) frame, as decoded", "image", source=True),
-    "gray": Slot("uint8 (H, W) luminance (a cache: read it with stages.bgsub.base.gray_of)", "gray"),
+    "gray": Slot("uint8 (H, W) luminance (a cache: read it with stages.bgsub.base.gray_of)", "gray", cache=True),
     "fg": Slot("bool (H, W) foreground mask", "mask"),
     "shadow": Slot("bool (H, W) shadow mask (never part of fg)", "mask"),
     "roi": Slot("bool (H, W) region of interest", "mask"),
     "blobs": Slot("list[Blob] connected components of fg, or detections", "list"),
     "tracks": Slot("list[(id, (x, y, w, h))] confirmed identities seen in this frame", "list"),
-    "events": Slot("list[dict] events of this frame (zone enter/leave/dwell, illumination switch)", "list"),
+    "events": Slot("list[dict] events of this frame (motion start/end, zone enter/leave/dwell, illumination switch)",
+                   "list"),
+    "active": Slot("list[dict] the open motion events this frame keeps alive: key, share, boxes, ids "
+                   "(events.motion; consumers follow an event's peak with it)", "list"),
     "flow": Slot("float32 (H, W, 2) backward optical flow: pixel (x, y) of this frame came from (x+dx, y+dy) of "
                  "the previous one", "flow"),
     "occlusion": Slot("bool (H, W) pixels whose flow fails the forward-backward check (not visible in the previous "
@@ -112,12 +118,20 @@ class Sample:
         BGR uint8 frame.
     data : dict
         Slot name -> value (see :data:`SLOTS`).
+    time : float or None
+        Stream time in seconds: a video's position (frame / fps), seconds since a camera
+        or stream was opened; None when the source has no clock (frames in memory, image
+        folders without a frame rate).
+    wall : float or None
+        Wall-clock time (``time.time()``) when the frame was read.
     """
 
     index: int
     name: str
     image: np.ndarray
     data: dict[str, Any] = field(default_factory=dict)
+    time: float | None = None
+    wall: float | None = None
 
     def __post_init__(self) -> None:
         self.data.setdefault("image", self.image)

@@ -42,6 +42,22 @@ from classicseg.pipeline import Pipeline
 from classicseg.types import Sample
 
 DEFAULT_METHODS = "surveillance,surveillance-fast,mog2,knn,subsense,pawcs"
+SHARED = Path(os.environ.get("CLASSICSEG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def default_roots() -> list[str]:
+    """The CDnet-layout sets of shared/data when present, else a generated demo scene."""
+    found = [str(SHARED / n) for n in ("cdnet2014", "sbi2015", "ucsd_bgs") if (SHARED / n).is_dir()]
+    if found:
+        return found
+    from classicseg.io.datasets import write_cdnet_sequence
+    from classicseg.synth import make_scene
+
+    root = Path(tempfile.mkdtemp(prefix="bench_bgs_scene_")) / "synth"
+    scene = make_scene(n_frames=300, seed=0)
+    write_cdnet_sequence(root / "scene0", scene.frames(), scene.temporal_roi)
+    print(f"no dataset given and none at {SHARED}: timing on the generated demo scene ({root})")
+    return [str(root)]
 PYBGS = {"subsense": "SuBSENSE", "pawcs": "PAWCS", "lobster": "LOBSTER", "vibe": "ViBe"}
 
 
@@ -112,7 +128,8 @@ def _stage_ids(preset: str) -> set:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("roots", nargs="+", help="dataset roots, categories or sequence folders")
+    ap.add_argument("roots", nargs="*", help="dataset roots, categories or sequence folders (default: the "
+                    "CDnet-layout sets of shared/data, else a generated scene)")
     ap.add_argument("--methods", default=DEFAULT_METHODS,
                     help=f"comma-separated presets and mog2, knn, subsense, pawcs, lobster, vibe "
                          f"(default {DEFAULT_METHODS})")
@@ -139,7 +156,7 @@ def main() -> None:
     peer_repeats = args.repeats if args.peer_repeats is None else max(1, args.peer_repeats)
 
     seqs = []
-    for root in args.roots:
+    for root in args.roots or default_roots():
         for s in find_sequences(root):
             if s.metric == "cdnet":
                 label = f"{Path(root).name}/{s.rel}" if s.rel else s.name  # a label for the table

@@ -2,7 +2,7 @@
 
 Usage::
 
-    /work/venv/bin/python samples/eval_refine.py [--data ../shared/data/davis2016] [--out /tmp/refine_pred]
+    python samples/eval_refine.py [--data ../shared/data/davis2016] [--out /tmp/refine_pred]
         [--seed 0] [--set temporal.flow_smooth.alpha=0.5 ...] [--seq blackswan ...]
 
 For each sequence the annotations are degraded by :func:`classicseg.degrade.weak_model_masks`
@@ -24,13 +24,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
 
+from classicseg import session  # noqa: E402
+from classicseg.demo import davis_or_generated  # noqa: E402
 from classicseg.degrade import weak_model_masks  # noqa: E402
 from classicseg.io.images import atomic_write_bytes, ensure_writable_dir  # noqa: E402
-from classicseg.io.priors import attach_prior  # noqa: E402
-from classicseg.io.sinks import MaskSink, encode_indexed_png  # noqa: E402
-from classicseg.io.sources import open_source  # noqa: E402
+from classicseg.io.masks import encode_indexed_png  # noqa: E402
 from classicseg.metrics.davis import evaluate_sequence, read_indexed_mask  # noqa: E402
-from classicseg.pipeline import Pipeline  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SEQUENCES = ("blackswan", "car-shadow", "dog", "motocross-jump")
@@ -46,21 +45,23 @@ def main() -> None:
     args = ap.parse_args()
     cv2.setNumThreads(1)
     root, out = Path(args.data), Path(args.out)
+    root, seqs, note = davis_or_generated(root, out / "generated-davis", args.seq or SEQUENCES)
+    if note:
+        print(note)
     rows = []
-    for seq in args.seq or SEQUENCES:
+    for seq in seqs:
         ann = root / "Annotations" / "480p" / seq
         files = sorted(ann.glob("*.png"))
         weak = weak_model_masks([read_indexed_mask(f) for f in files], seed=args.seed)
         deg = ensure_writable_dir(out / "degraded" / seq)
         for f, m in zip(files, weak):
             atomic_write_bytes(deg / f.name, encode_indexed_png(m))
-        pipe = Pipeline.load(preset="refine", sets=args.sets)
-        src = open_source(str(root / "JPEGImages" / "480p" / seq))
         t0 = time.perf_counter()
-        stats = pipe.run(attach_prior(src, deg), [MaskSink(out / "refined" / seq, src)])
+        run = session.run(session.Request(input=root / "JPEGImages" / "480p" / seq, preset="refine",
+                                          sets=tuple(args.sets), prior=deg, output=out / "refined" / seq, gt=ann))
+        stats, after = run.stats, run.score
         spf = sum(stats.stage_seconds.values()) / max(stats.frames, 1)
         before = evaluate_sequence(deg, ann)
-        after = evaluate_sequence(out / "refined" / seq, ann)
         rows.append((seq, before, after, spf))
         print(f"{seq:<16} degraded J {before.J_mean:.3f} F {before.F_mean:.3f} J&F {before.JF:.3f} | refined "
               f"J {after.J_mean:.3f} F {after.F_mean:.3f} J&F {after.JF:.3f} | {spf:.2f} s/frame "

@@ -21,6 +21,7 @@ candidate is scored on every sequence (results cached in ``--cache``, so an inte
 grid resumes), then for each sequence the candidate with the best mean J&F over the
 *other* sequences is chosen and scored on the one left out. It prints the tuned choice
 (best mean over all), the per-fold choice and the LOSO mean beside the tuned mean.
+Without the DAVIS data it runs on two generated one-object clips (:func:`classicseg.synth.object_clip`).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 
 from classicseg import session  # noqa: E402
+from classicseg.demo import davis_or_generated  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TUNED = ("blackswan", "car-shadow", "dog", "motocross-jump")
@@ -86,16 +88,21 @@ def farneback_reference(data: Path, seq: str) -> tuple[float, float]:
     return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
 
 
-def _sequences(arg) -> tuple[str, ...]:
-    if not arg or arg == ["all"]:
-        return SEQUENCES
-    return tuple(arg)
+def _sequences(args, out: Path) -> tuple[Path, tuple[str, ...]]:
+    """The DAVIS root and the sequences to run (``--seq all`` or none: all eight); generated
+    clips when ``--data`` holds no DAVIS layout."""
+    asked = SEQUENCES if not args.seq or args.seq == ["all"] else tuple(args.seq)
+    data, seqs, note = davis_or_generated(Path(args.data), out / "generated-davis", asked)
+    if note:
+        print(note)
+    return data, seqs
 
 
 def evaluate(args) -> None:
-    data, out = Path(args.data), Path(args.out)
+    out = Path(args.out)
+    data, seqs = _sequences(args, out)
     rows = []
-    for seq in _sequences(args.seq):
+    for seq in seqs:
         r = run_sequence(data, seq, out, args.preset, args.config, args.sets, args.max_frames)
         r["ref_s"], r["ref_cpu"] = farneback_reference(data, seq)  # right after, under the same load
         rows.append(r)
@@ -150,9 +157,9 @@ def load_grid(path: Path) -> dict[str, list[str]]:
 
 
 def loso(args) -> None:
-    data, out = Path(args.data), Path(args.out)
+    out = Path(args.out)
     grid = load_grid(Path(args.loso))
-    seqs = _sequences(args.seq)
+    data, seqs = _sequences(args, out)
     cache_path = Path(args.cache)
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     for name, sets in grid.items():

@@ -45,3 +45,67 @@ def moving_square():
         return frames, gts
 
     return make
+
+
+# -- a real browser ---------------------------------------------------------------------
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _chromium_path():
+    import shutil
+
+    for cand in (os.environ.get("CLASSICSEG_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")):
+        if cand and Path(cand).is_file():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One headless Chromium (the system's, driven by Playwright's sync API) for the whole
+    session: every browser test shares it (a second sync Playwright in one thread fails)."""
+    path = _chromium_path()
+    if path is None:
+        pytest.skip("Chromium not found (Debian: apt-get install -y chromium; or set CLASSICSEG_CHROMIUM): "
+                    "browser tests skipped")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright not installed (pip install playwright; it drives the system Chromium, "
+                    "no `playwright install` needed): browser tests skipped")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def chromium_page(chromium_browser):
+    """A fresh page of a headless Chromium (the system's, driven by Playwright), offline.
+
+    Every request that leaves the machine is blocked and recorded in ``page.external``; console
+    errors and uncaught page errors are collected in ``page.errors``. Skips, with the reason,
+    where Chromium or Playwright is missing.
+    """
+    context = chromium_browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.external, page.errors = [], []
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("file:", "data:", "about:")):
+            r.continue_()
+        else:
+            page.external.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    try:
+        yield page
+    finally:
+        context.close()

@@ -183,14 +183,15 @@ def test_resume_skips_finished_and_redoes_unfinished(mixed_root, tmp_path):
     alpha, beta = out / "cd" / "baseline" / "alpha", out / "cd" / "baseline" / "beta"
     stamps = {p: p.stat().st_mtime_ns for p in beta.glob("*.png")}
     (alpha / MARKER).unlink()  # as if the run had been killed inside alpha
-    (alpha / "bin000999.png").write_bytes(b"half-written leftover")
+    (alpha / "bin000999.png").write_bytes(b"a file classicseg did not write")
     (alpha / "notes.txt").write_text("not ours: kept")
     second = run_batch(mixed_root, out, preset="surveillance-fast", workers=0, metric="cdnet")
     status = {o.sequence.rel: o.status for o in second.outcomes}
     assert status == {"cd/baseline/alpha": "done", "cd/baseline/beta": "skipped", "cd/jitter/gamma": "skipped",
                       "davis/cows": "skipped"}
     assert {p: p.stat().st_mtime_ns for p in beta.glob("*.png")} == stamps  # not rewritten
-    assert not (alpha / "bin000999.png").exists() and (alpha / "notes.txt").exists()
+    # in no manifest or journal of the folder: not classicseg's, so kept (tests/hostile: a killed run's are not)
+    assert (alpha / "bin000999.png").exists() and (alpha / "notes.txt").exists()
     assert (alpha / MARKER).is_file()
     assert second.scores() == first.scores()
     assert [o.frames for o in second.outcomes] == [N] * 4  # skipped ones report their marker's count
@@ -349,3 +350,71 @@ def test_cli_batch_table_json_and_errors(cli_main, mixed_root, tmp_path, capsys)
     rc = cli_main(["batch", "-p", "surveillance-fast", "-i", str(tmp_path / "empty"), "-o", str(out)])
     err = capsys.readouterr().err
     assert rc == SourceError.exit_code and err.count("\n") == 1 and "no sequences found under" in err
+
+
+# -- vos / prior over a DAVIS root: the session layer's extras --------------------------------
+def davis_disk_root(root: Path, seqs, n=10):
+    """A DAVIS root whose sequences show a moving disk from the first frame (tests.stages.test_vos)."""
+    from tests.stages.test_vos import _clip as disk_clip
+
+    for k, name in enumerate(seqs):
+        img, ann = root / "JPEGImages" / "480p" / name, root / "Annotations" / "480p" / name
+        img.mkdir(parents=True)
+        ann.mkdir(parents=True)
+        frames, gts = disk_clip(n=n, seed=k, step=2 + k)
+        for t, (f, m) in enumerate(zip(frames, gts)):
+            cv2.imwrite(str(img / f"{t:05d}.png"), f)
+            cv2.imwrite(str(ann / f"{t:05d}.png"), m.astype(np.uint8) * 255)
+    return root
+
+
+def test_batch_vos_over_a_davis_root_equals_run_with_init_mask(tmp_path):
+    from classicseg import session
+
+    root = davis_disk_root(tmp_path / "DAVIS", seqs=("cows", "dogs"))
+    res = run_batch(root, tmp_path / "out", preset="vos", workers=0)
+    assert res.count("done") == 2 and not res.failed
+    for seq in ("cows", "dogs"):
+        one = session.run(session.Request(
+            input=root / "JPEGImages" / "480p" / seq, preset="vos", output=tmp_path / "single" / seq,
+            init_mask=root / "Annotations" / "480p" / seq / "00000.png", gt=root / "Annotations" / "480p" / seq))
+        batch_score = next(o.score for o in res.outcomes if o.sequence.name == seq)
+        assert batch_score.JF == one.score.JF
+        assert masks(tmp_path / "out" / seq) == masks(tmp_path / "single" / seq)
+        assert json.loads((tmp_path / "out" / seq / "run.json").read_text())["init_mask"].startswith(
+            "dataset layout")
+
+
+def test_batch_sequences_fail_alone_with_a_reason(tmp_path, capsys):
+    from classicseg.cli import main
+
+    root = davis_disk_root(tmp_path / "DAVIS", seqs=("cows", "dogs", "emus"), n=6)
+    (root / "Annotations" / "480p" / "dogs" / "00000.png").unlink()       # no first-frame annotation
+    res = run_batch(root, tmp_path / "out", preset="vos", workers=0)
+    by = {o.sequence.name: o for o in res.outcomes}
+    assert by["cows"].status == by["emus"].status == "done"
+    assert by["dogs"].status == "failed" and "needs the object's mask on the first frame" in by["dogs"].error
+    assert res.davis is not None and [s.name for s in res.davis.sequences] == ["cows", "emus"]
+    # a prior root that lacks a sequence: that one fails, the others run
+    prior = tmp_path / "prior"
+    for seq in ("cows", "emus"):
+        (prior / seq).mkdir(parents=True)
+        for f in (root / "Annotations" / "480p" / seq).iterdir():
+            (prior / seq / f.name).write_bytes(f.read_bytes())
+    res = run_batch(root, tmp_path / "out2", preset="refine", prior_root=prior, workers=0)
+    by = {o.sequence.name: o for o in res.outcomes}
+    assert by["cows"].status == by["emus"].status == "done"
+    assert by["dogs"].status == "failed" and "no prior for sequence dogs" in by["dogs"].error
+    # an init root with a mask for a sequence that does not exist: a warning, the others run
+    (tmp_path / "inits").mkdir()
+    (tmp_path / "inits" / "ghost.png").write_bytes((root / "Annotations" / "480p" / "cows" / "00000.png").read_bytes())
+    (tmp_path / "inits" / "dogs.png").write_bytes((root / "Annotations" / "480p" / "cows" / "00000.png").read_bytes())
+    rc = main(["batch", "-p", "vos", "-i", str(root), "-o", str(tmp_path / "out3"), "-j", "0", "--init-root",
+               str(tmp_path / "inits"), "--no-progress"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "ghost.png matches no sequence" in out.err
+    # refine without a prior root is refused before anything runs
+    rc = main(["batch", "-p", "refine", "-i", str(root), "-o", str(tmp_path / "out4"), "-j", "0", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "give --prior-root DIR" in err and not (tmp_path / "out4").exists()

@@ -182,4 +182,30 @@ def test_run_writes_tracks_and_events(tmp_path, capsys):
     assert tracks and all(len(r.split(",")) == 10 for r in tracks)
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "enter" and e["zone"] == "right" for e in events)
-    assert list((out / "snapshots").glob("*_enter.jpg"))
+    assert list((out / "snapshots").glob("*_enter_right_*.jpg"))
+    enter = next(e for e in events if e["event"] == "enter")
+    assert enter["snapshot"].startswith("snapshots/") and (out / enter["snapshot"]).is_file()
+    assert "leave" not in {e["event"] for e in events} or all("box" in e for e in events if e["event"] == "leave")
+
+
+def test_run_events_only_records_around_events(tmp_path, capsys, moving_square):
+    import cv2
+
+    frames, _ = moving_square(n=40)
+    video = tmp_path / "square.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for f in frames:
+        w.write(f)
+    w.release()
+    out = tmp_path / "out"
+    # surveillance-fast has no events stage: --events-only adds events.motion (motion from 2 s, after its warm-up)
+    assert main(["run", "-p", "surveillance-fast", "-i", str(video), "-o", str(out), "--events-only",
+                 "--pre-capture", "0.5", "--post-capture", "0.5", "--no-progress"]) == 0
+    assert "events.jsonl (2 lines)" in capsys.readouterr().out
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    start, end = lines
+    assert (start["event"], end["event"]) == ("start", "end") and start["time"] >= 2.0
+    assert start["wall"].endswith("Z") and end["end_time"] > start["start_time"]
+    assert (out / end["snapshot"]).is_file() and (out / end["clip"]).is_file()
+    assert not list(out.glob("*.png"))  # no mask per frame
+

@@ -2,11 +2,9 @@
 import numpy as np
 import pytest
 
+from classicseg import session
 from classicseg.degrade import weak_model_masks
-from classicseg.io.priors import attach_prior
-from classicseg.io.sources import open_source
 from classicseg.metrics.davis import boundary_f, jaccard, read_indexed_mask
-from classicseg.pipeline import Pipeline
 
 pytestmark = pytest.mark.realdata
 
@@ -27,10 +25,9 @@ def test_refine_preset_improves_degraded_davis_masks(shared_data):
     files = sorted((root / "Annotations" / "480p" / seq).glob("*.png"))[:N]
     gts = [read_indexed_mask(f) > 0 for f in files]
     weak = weak_model_masks(gts, seed=0)
-    src = open_source(str(root / "JPEGImages" / "480p" / seq))
     out = []
-    frames = (s for s, _ in zip(src, range(N)))
-    Pipeline.load(preset="refine").run(attach_prior(frames, lambda s: weak[s.index]), [], on_sample=out.append)
+    session.run(session.Request(input=root / "JPEGImages" / "480p" / seq, preset="refine", max_frames=N,
+                                prior=lambda s: weak[s.index], on_sample=out.append))
     before, after = _jf(weak, gts), _jf([s["fg"] for s in out], gts)
     print(f"{seq}, {N} frames: J&F degraded {before:.3f} -> refined {after:.3f}")
     assert after > before + 0.03, (before, after)

@@ -1,8 +1,7 @@
 """Real-data check of the ``vos`` preset on the eight DAVIS 2016 sequences in shared/data."""
 import pytest
 
-from classicseg import session
-from classicseg.metrics.davis import DavisDatasetResult
+from classicseg.batch import run_batch
 
 pytestmark = pytest.mark.realdata
 
@@ -18,13 +17,11 @@ MARGIN = {"car-shadow": 0.06}
 
 def test_vos_preset_on_davis2016(shared_data, tmp_path):
     root = shared_data / "davis2016"
-    results = []
-    for seq in SEQUENCES:
-        ann = root / "Annotations" / "480p" / seq
-        res = session.run(session.Request(input=root / "JPEGImages" / "480p" / seq, preset="vos",
-                                          init_mask=ann / "00000.png", output=tmp_path / seq, gt=ann))
-        results.append(res.score)
-    res = DavisDatasetResult.from_sequences(results)
+    # the whole DAVIS root through `classicseg batch` (first-frame masks from the dataset layout)
+    batch = run_batch(root, tmp_path, preset="vos", workers=0)
+    assert not batch.failed, [o.error for o in batch.failed]
+    res = batch.davis
+    assert sorted(s.name for s in res.sequences) == sorted(SEQUENCES), res.table()
     for s in res.sequences:
         print(f"{s.name}: J={s.J_mean:.3f} F={s.F_mean:.3f} J&F={s.JF:.3f}")
     by_name = {s.name: s.JF for s in res.sequences}

@@ -24,3 +24,13 @@ def test_eval_vos_loso_choice_scores_the_left_out_sequence():
     assert tuned == "fit"  # mean 0.717 over all three
     # leaving a (or b) out, fit's 0.65 on the other two loses to plain; leaving c out, fit is chosen
     assert folds == [("a", "plain", 0.70), ("b", "plain", 0.70), ("c", "fit", 0.45)]
+
+
+def test_eval_vos_without_data_runs_on_generated_clips(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["eval_vos.py", "--data", str(tmp_path / "no-davis"), "--out",
+                                      str(tmp_path / "out"), "--seq", "synth-0"])
+    runpy.run_path(str(SAMPLES / "eval_vos.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "no DAVIS data at" in out and "generated one-object clips" in out
+    jf = float(out.split("synth-0")[1].split("J&F=")[1].split()[0])
+    assert 0.5 < jf <= 1.0

@@ -32,3 +32,19 @@ def write_cdnet_sequence(
         write_image(folder / "ROI.bmp", mask)
     atomic_write_text(folder / "temporalROI.txt", f"{temporal_roi[0]} {temporal_roi[1]}\n")
     return n
+
+
+def write_davis_sequence(root, name: str, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray]) -> int:
+    """Write frames and one object's masks as a DAVIS 2016 sequence of ``root``.
+
+    Layout: ``JPEGImages/480p/<name>/%05d.jpg`` and ``Annotations/480p/<name>/%05d.png``
+    (0-based numbers, 0/255 masks). Returns the frame count.
+    """
+    root = Path(root)
+    img = ensure_writable_dir(root / "JPEGImages" / "480p" / name)
+    ann = ensure_writable_dir(root / "Annotations" / "480p" / name)
+    n = 0
+    for n, (frame, mask) in enumerate(zip(frames, masks), start=1):
+        write_image(img / f"{n - 1:05d}.jpg", frame)
+        write_image(ann / f"{n - 1:05d}.png", np.asarray(mask, bool).view(np.uint8) * np.uint8(255))
+    return n

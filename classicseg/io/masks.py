@@ -38,11 +38,38 @@ def davis_palette() -> np.ndarray:
     return pal
 
 
-def _gray_ids(a: np.ndarray) -> np.ndarray:
-    """Grayscale mask -> ids: any value > 127 means a 0/255 mask (> 127 -> 1), else ids."""
-    if a.size and a.max() > 127:
+def _gray_ids(a: np.ndarray, path: Path, error: type[ClassicsegError]) -> np.ndarray:
+    """A grey (8- or 16-bit) mask as ids.
+
+    One non-zero value is one object (a 0/255 or 0/1 mask; a single value up to 127 is
+    kept as that id). Several values are the ids themselves (255 is void, as in palette
+    files), unless 255 holds nearly all the set pixels or there are more than 64 values
+    (a 0/255 mask with soft edges: > 127 is the object). 16-bit files holding 8-bit values
+    scaled by 257 are scaled back; any other value above 255 cannot be an id.
+    """
+    if a.dtype != np.uint8:
+        if a.size and (a.dtype.kind == "f" and not np.array_equal(a, np.floor(a)) or a.min() < 0):
+            raise error(f"mask {path.name}: {a.dtype} values are not object ids")
+        hi = int(a.max()) if a.size else 0
+        if hi > 255:
+            if not (a % 257).any():  # 8-bit values stored as 16-bit
+                a = a // 257
+            elif np.isin(a, (0, hi)).all():  # a 0/65535 mask: one object
+                a = (a > 0) * 255
+            else:
+                raise error(f"mask {path.name}: 16-bit value {hi}: object ids must lie in 1..254 "
+                            f"(save ids as an indexed PNG, or one object as a 0/255 mask)")
+        a = a.astype(np.uint8)
+    counts = np.bincount(a.ravel(), minlength=256)
+    values = np.flatnonzero(counts[1:]) + 1
+    if values.size == 0:
+        return a
+    if values.size == 1:
+        return (a > 0).astype(np.uint8) if values[0] > 127 else a
+    set_pixels = counts[1:].sum()
+    if values.size > 64 or counts[255] >= 0.9 * set_pixels:
         return (a > 127).astype(np.uint8)
-    return a.astype(np.uint8)
+    return a
 
 
 def read_indexed_mask(path, error: type[ClassicsegError] = SourceError) -> np.ndarray:
@@ -52,11 +79,14 @@ def read_indexed_mask(path, error: type[ClassicsegError] = SourceError) -> np.nd
     ----------
     path : path-like
         Indexed PNG (mode 'P': the palette indices are the ids, 255 = void), grayscale
-        (a 0/255 DAVIS 2016 mask is one object: > 127 -> 1; a grayscale image whose values
-        are all <= 127 is read as ids), or RGB drawn with the DAVIS palette.
+        (see below), or RGB drawn with the DAVIS palette. A grey mask with one non-zero
+        value is one object (a 0/255 DAVIS 2016 mask: > 127 -> 1; a single value up to
+        127 is kept as that id); with several values the values are the ids (255 = void),
+        unless 255 holds 90 % of the set pixels or there are more than 64 values (a soft
+        0/255 mask: > 127 -> 1). 16-bit ids above 255 are an error.
     error : ClassicsegError subclass
-        Raised for an unreadable file or a colour outside the palette (scoring passes
-        :class:`~classicseg.errors.EvalError`).
+        Raised for an unreadable file, an image above the pixel limit, a colour outside the
+        palette or an id above 255 (scoring passes :class:`~classicseg.errors.EvalError`).
 
     Returns
     -------
@@ -68,25 +98,25 @@ def read_indexed_mask(path, error: type[ClassicsegError] = SourceError) -> np.nd
     J. Pont-Tuset et al., "The 2017 DAVIS Challenge on Video Object Segmentation",
     arXiv:1704.00675 (indexed annotation format).
     """
-    from PIL import Image
+    from classicseg.io.limits import check_regular_file, open_image
 
-    path = Path(path)
+    path = check_regular_file(path, "mask", error)
     try:
-        with Image.open(path) as im:
+        with open_image(path, f"mask {path.name}", error) as im:
             mode = im.mode
             if mode == "P":
                 return np.array(im, dtype=np.uint8)
             if mode == "1":
                 return np.array(im, dtype=np.uint8)
-            if mode in ("L", "I", "I;16", "I;16B", "F"):
-                return _gray_ids(np.asarray(im))
+            if mode in ("L", "I", "I;16", "I;16B", "I;16L", "F"):
+                return _gray_ids(np.asarray(im), path, error)
             if mode == "LA":
-                return _gray_ids(np.asarray(im)[:, :, 0])
+                return _gray_ids(np.asarray(im)[:, :, 0], path, error)
             rgb = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:
         raise error(f"cannot read mask {path}: {exc}") from None
     if np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]):
-        return _gray_ids(rgb[:, :, 0])
+        return _gray_ids(rgb[:, :, 0], path, error)
     code = (rgb[:, :, 0].astype(np.int32) << 16) | (rgb[:, :, 1].astype(np.int32) << 8) | rgb[:, :, 2]
     pal = davis_palette().astype(np.int32)
     pal_code = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
@@ -130,9 +160,9 @@ def read_init_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:
     the file cannot be read, and :class:`~classicseg.errors.ClassicsegError` when it holds
     no object or (given ``shape``) has another size.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"init mask not found: {path}")
+    from classicseg.io.limits import check_regular_file
+
+    path = check_regular_file(path, "init mask")
     ids = read_indexed_mask(path).copy()
     ids[ids == VOID] = 0
     check_init_mask(ids, shape, str(path))

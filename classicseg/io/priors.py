@@ -101,12 +101,11 @@ def check_prior(a, shape: tuple[int, int] | None = None, what: str = "prior") ->
 
 
 def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image
-
+    from classicseg.io.limits import open_image
     from classicseg.io.masks import VOID, read_indexed_mask
 
     try:
-        with Image.open(path) as im:
+        with open_image(path, f"prior {path.name}") as im:
             mode = im.mode
             if mode == "P":
                 ids = np.array(im, dtype=np.uint8)
@@ -121,7 +120,7 @@ def _read_png(path: Path) -> np.ndarray:
                 g = np.asarray(im).astype(np.float64)
                 return (g / 65535.0).astype(np.float32)
             rgb = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:
         raise SourceError(f"cannot read prior {path}: {exc}") from None
     if np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]):
         return rgb[:, :, 0].astype(np.float32) / 255.0
@@ -130,25 +129,79 @@ def _read_png(path: Path) -> np.ndarray:
     return ids
 
 
+def _check_npy_header(f, what: str, available: int | None) -> None:
+    """Check a ``.npy`` stream's header before its data is read: a plain numeric dtype, an
+    ``(H, W)`` or ``(H, W, 1)`` shape within the pixel limit, and (``available``: bytes
+    in the file or zip member) data that is really there. A header claiming 80 GB is
+    refused here instead of being allocated."""
+    from numpy.lib import format as npformat
+
+    from classicseg.io.limits import check_pixels
+
+    start = f.tell()
+    version = npformat.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = npformat.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = npformat.read_array_header_2_0(f)
+    else:  # 3.0 (utf-8 field names): same fields, no public reader
+        shape, _, dtype = npformat._read_array_header(f, version)  # noqa: SLF001
+    if dtype.hasobject:
+        raise SourceError(f"{what}: holds pickled Python objects, which are not loaded "
+                          f"(save a plain numeric array: np.save(path, arr))")
+    if dtype.kind not in "biuf" or dtype.itemsize > 8:
+        raise SourceError(f"{what}: unsupported dtype {dtype} (expected float, bool or integer)")
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 1):
+        raise SourceError(f"{what}: expected a 2-D (H, W) map, got shape {shape}")
+    check_pixels(int(shape[1]), int(shape[0]), what)
+    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if available is not None and need > available - (f.tell() - start):
+        raise SourceError(f"{what}: truncated: its header promises {need} bytes of data, the file has fewer")
+
+
 def _read_npy(path: Path) -> np.ndarray:
+    what = f"prior {path.name}"
     try:
         if path.suffix.lower() == ".npy":
+            with open(path, "rb") as f:
+                _check_npy_header(f, what, path.stat().st_size)
             return np.load(path, allow_pickle=False)
+        with zipfile.ZipFile(path) as zf:
+            members = [i for i in zf.infolist() if not i.is_dir()]
+            keys = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in members]
+            if len(members) == 1:
+                key, info = keys[0], members[0]
+            elif "prob" in keys:
+                key, info = "prob", members[keys.index("prob")]
+            else:
+                raise SourceError(f"prior {path}: a .npz must hold one array or one named 'prob', "
+                                  f"got {', '.join(keys) or 'none'}")
+            with zf.open(info) as f:  # zipfile never inflates past the member's declared size
+                _check_npy_header(_Counting(f), what, info.file_size)
         with np.load(path, allow_pickle=False) as z:
-            keys = list(z.keys())
-            if len(keys) == 1:
-                return z[keys[0]]
-            if "prob" in keys:
-                return z["prob"]
-            raise SourceError(f"prior {path}: a .npz must hold one array or one named 'prob', "
-                              f"got {', '.join(keys) or 'none'}")
+            return z[key]
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise SourceError(f"prior {path}: holds pickled Python objects, which are not loaded "
                               f"(save a plain numeric array: np.save(path, arr))") from None
         raise SourceError(f"cannot read prior {path}: {str(exc).splitlines()[0]}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, KeyError) as exc:
         raise SourceError(f"cannot read prior {path}: {exc}") from None
+
+
+class _Counting:
+    """A read-only stream that knows how much was read from it (zip members cannot ``tell``)."""
+
+    def __init__(self, f) -> None:
+        self.f, self.pos = f, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.pos
 
 
 def read_prior(path, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -171,9 +224,9 @@ def read_prior(path, shape: tuple[int, int] | None = None) -> np.ndarray:
     SourceError
         Missing or unreadable file, pickled ``.npy``, wrong size, NaN, values out of range.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"prior not found: {path}")
+    from classicseg.io.limits import check_regular_file
+
+    path = check_regular_file(path, "prior")
     ext = path.suffix.lower()
     if ext == ".png":
         a = _read_png(path)
@@ -287,8 +340,9 @@ def attach_prior(samples: Iterable[Sample], prior: PriorLike, match: str = "auto
 
     Parameters
     ----------
-    samples : iterable of Sample
-        Usually a source (:func:`classicseg.io.sources.open_source`).
+    samples : iterable of Sample, or uint8 frames
+        Usually a source (:func:`classicseg.io.sources.open_source`); bare frames are
+        checked and wrapped as :func:`~classicseg.io.sources.as_samples` does.
     prior : folder path, PriorFolder or callable
         Where the prior of each frame comes from. A callable gets the sample and returns
         an ``(H, W)`` float probability in [0, 1], a bool mask or integer ids (0 =
@@ -301,7 +355,9 @@ def attach_prior(samples: Iterable[Sample], prior: PriorLike, match: str = "auto
     >>> pipe = Pipeline.load(preset="refine")                      # doctest: +SKIP
     >>> pipe.run(attach_prior(open_source("frames/"), lambda s: my_net(s.image) > 0.5), sinks)  # doctest: +SKIP
     """
+    from classicseg.io.sources import as_samples
+
     fn = as_prior(prior, match)
-    for s in samples:
+    for s in as_samples(samples):  # bare arrays are checked and wrapped like a source's frames
         s["prior"] = prior_of(fn, s)
         yield s

@@ -1,7 +1,11 @@
 """Output sinks: mask PNGs (CDnet 0/255 or DAVIS indexed), overlay video, tables.
 
 Every file is written atomically (a temporary file in the same folder, then a
-rename), so an interrupted run never leaves a half-written file behind.
+rename), so an interrupted run never leaves a half-written file behind. Sinks given an
+:class:`~classicseg.io.outputs.OutputFolder` claim each name before writing it, so they
+never overwrite a file that classicseg did not write. An interrupted run (Ctrl-C,
+SIGTERM) closes its sinks like a finished one: the overlay video stays playable up to the
+last frame, the tracks and events so far are kept.
 """
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ import cv2
 import numpy as np
 
 from classicseg.errors import SinkError
-from classicseg.io.images import IMAGE_EXTS, atomic_write_bytes, encode_png, ensure_writable_dir
+from classicseg.io.images import atomic_write_bytes, create_temp, encode_png, ensure_writable_dir
 from classicseg.io.masks import encode_indexed_png
+from classicseg.io.video import Cv2Writer, PyAVWriter, have_pyav
 from classicseg.types import Sample
 
 log = logging.getLogger("classicseg")
@@ -44,15 +49,38 @@ class Sink(ABC):
         """The run failed: discard what is half-written."""
 
 
+def _target(out, folder: Path, name: str) -> Path:
+    """``folder / name``, claimed in ``out`` (an OutputFolder) when there is one."""
+    return out.claim(name) if out is not None else folder / name
+
+
+def _claim_if_inside(out, path: Path):
+    """``path`` claimed in ``out`` when it lies in that output folder (an overlay may lie anywhere)."""
+    if out is None:
+        return path
+    try:  # the folder resolved, the name as it is: a symlink by that name is the user's, not followed
+        rel = (path.parent.resolve() / path.name).relative_to(out.path.resolve())
+    except (ValueError, OSError):
+        return path
+    return out.claim(rel.as_posix())
+
+
 class MaskSink(Sink):
-    """Writes each sample's ``fg`` mask into ``folder`` under the source's naming."""
+    """Writes each sample's ``fg`` mask into ``folder`` under the source's naming (claimed in
+    ``out``, an :class:`~classicseg.io.outputs.OutputFolder`, when given)."""
 
     reads = ("fg",)
 
-    def __init__(self, folder, source) -> None:
+    def __init__(self, folder, source, out=None) -> None:
         self.folder = ensure_writable_dir(folder)
         self.source = source
+        self.out = out
         self.count = 0
+        names = source.planned_names() if out is not None and hasattr(source, "planned_names") else None
+        for stem in names or ():  # a mask that would replace a file of the user's stops the run now
+            name = source.mask_name(stem)
+            if not out.owns(name) and (self.folder / name).exists():
+                out.claim(name)  # raises, naming it
 
     def write(self, sample: Sample) -> None:
         name = self.source.mask_name(sample.name)
@@ -62,71 +90,44 @@ class MaskSink(Sink):
             data = encode_indexed_png(ids if ids is not None else fg.view(np.uint8))
         else:
             data = encode_png(fg.view(np.uint8) * np.uint8(255))
-        atomic_write_bytes(self.folder / name, data)
+        atomic_write_bytes(_target(self.out, self.folder, name), data)
         self.count += 1
 
 
-def overlay(sample: Sample, alpha: float = 0.5) -> np.ndarray:
-    """The frame with foreground in red, shadow in blue and blob boxes in green."""
-    img = sample.image.copy()
+def _label(img: np.ndarray, text: str, x: int, y: int, colour) -> None:
+    """``text`` on a dark box with its lower left at (x, y), kept inside the image."""
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.45
+    (tw, th), base = cv2.getTextSize(text, font, scale, 1)
+    x = min(max(x, 0), max(img.shape[1] - tw - 2, 0))
+    y = min(max(y, th + 2), img.shape[0] - base)
+    cv2.rectangle(img, (x, y - th - 2), (x + tw + 2, y + base), (0, 0, 0), -1)
+    cv2.putText(img, text, (x + 1, y - 1), font, scale, colour, 1, cv2.LINE_AA)
+
+
+def overlay(sample: Sample, alpha: float = 0.5, zones=(), highlight=(), image: np.ndarray | None = None
+            ) -> np.ndarray:
+    """The frame with foreground in red, shadow in blue, blob boxes in green, tracked objects
+    in yellow with their ids, ``zones`` (``(name, polygon)`` pairs) outlined in cyan with their
+    names, and the ``highlight`` boxes (``[x, y, w, h]``, the object an event is about) drawn
+    thick in magenta. ``image`` replaces the sample's frame (a copy kept for later)."""
+    img = (sample.image if image is None else image).copy()
     for slot, colour in (("shadow", (255, 0, 0)), ("fg", (0, 0, 255))):
         m = sample.data.get(slot)
         if m is not None and m.any():
             img[m] = (img[m] * (1 - alpha) + np.array(colour) * alpha).astype(np.uint8)
+    for name, polygon in zones:
+        pts = np.round(np.asarray(polygon, np.float64)).astype(np.int32)
+        cv2.polylines(img, [pts], True, (255, 255, 0), 1, cv2.LINE_AA)
+        _label(img, str(name), int(pts[:, 0].min()) + 2, int(pts[:, 1].min()) + 14, (255, 255, 0))
     for b in sample.data.get("blobs", ()):
         cv2.rectangle(img, (b.x, b.y), (b.x + b.w - 1, b.y + b.h - 1), (0, 255, 0), 1)
+    for tid, (x, y, w, h) in sample.data.get("tracks", ()):
+        x0, y0 = int(round(x)), int(round(y))
+        cv2.rectangle(img, (x0, y0), (int(round(x + w)) - 1, int(round(y + h)) - 1), (0, 255, 255), 1)
+        _label(img, str(tid), x0, y0 - 1, (0, 255, 255))
+    for x, y, w, h in highlight:
+        cv2.rectangle(img, (int(x), int(y)), (int(x + w) - 1, int(y + h) - 1), (255, 0, 255), 3)
     return img
-
-
-class _Cv2Writer:
-    """MPEG-4 Part 2 through OpenCV's writer: every opencv wheel has it."""
-
-    codec = "mp4v (MPEG-4 Part 2, OpenCV)"
-
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
-        self.w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not self.w.isOpened():
-            raise SinkError(f"cannot open an mp4v video writer for {path}")
-
-    def write(self, frame: np.ndarray) -> None:
-        self.w.write(frame)
-
-    def close(self) -> None:
-        self.w.release()
-
-
-class _PyAVWriter:
-    """H.264 (yuv420p, CRF 23) through PyAV, which most players and browsers show."""
-
-    codec = "h264 (PyAV)"
-
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
-        import av
-        from fractions import Fraction
-
-        self.av = av
-        self.container = av.open(str(path), mode="w", format="mp4")
-        self.stream = self.container.add_stream("h264", rate=Fraction(fps).limit_denominator(1001))
-        self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": "23", "preset": "veryfast"}
-
-    def write(self, frame: np.ndarray) -> None:
-        h, w = self.stream.height, self.stream.width
-        vf = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="bgr24")
-        for packet in self.stream.encode(vf):
-            self.container.mux(packet)
-
-    def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
-
-
-def _have_pyav() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("av") is not None
 
 
 class VideoSink(Sink):
@@ -138,20 +139,26 @@ class VideoSink(Sink):
     OpenCV.
     """
 
-    def __init__(self, path, fps: float | None = None, codec: str = "auto") -> None:
+    def __init__(self, path, fps: float | None = None, codec: str = "auto", out=None, zones=()) -> None:
+        self.zones = list(zones)
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
-        self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.part{self.path.suffix}")
-        self.fps = fps or 25.0
+        if self.path.is_dir():
+            raise SinkError(f"overlay {self.path} is a folder: give a video file name (.mp4)")
+        self.out = out
+        _claim_if_inside(out, self.path)
+        self.partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix or '.mp4'}")
+        self.tmp: Path | None = None
+        self.fps = fps if fps and 0 < fps < 1000 else 25.0
         if codec not in ("auto", "h264", "mp4v"):
             raise SinkError(f"unknown video codec {codec!r}: use auto, h264 or mp4v")
-        if codec == "h264" and not _have_pyav():
+        if codec == "h264" and not have_pyav():
             raise SinkError("H.264 output needs PyAV: pip install av (or classicseg[video])")
         if codec == "auto":
-            codec = "h264" if _have_pyav() else "mp4v"
+            codec = "h264" if have_pyav() else "mp4v"
             if codec == "mp4v":
                 log.info("PyAV not installed: overlay video written as MPEG-4 Part 2 (pip install av for H.264)")
-        self._cls = _PyAVWriter if codec == "h264" else _Cv2Writer
+        self._cls = PyAVWriter if codec == "h264" else Cv2Writer
         self.writer = None
 
     @property
@@ -159,30 +166,56 @@ class VideoSink(Sink):
         return self._cls.codec
 
     def write(self, sample: Sample) -> None:
-        frame = overlay(sample)
-        if self.writer is None:
-            h, w = frame.shape[:2]
-            self.writer = self._cls(self.tmp, self.fps, (w, h))
-        self.writer.write(frame)
+        frame = overlay(sample, zones=self.zones)
+        try:
+            if self.writer is None:
+                h, w = frame.shape[:2]
+                fd, self.tmp = create_temp(self.path, keep_suffix=True)
+                self.writer = self._cls(self.tmp, self.fps, (w, h), fd=fd)
+            self.writer.write(frame)
+        except SinkError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the encoder's errors (a full disk) are output errors
+            raise SinkError(f"cannot write overlay {self.path}: {_why(exc)}") from None
 
     def close(self) -> None:
         if self.writer is None:
             return
-        self.writer.close()
+        try:
+            self.writer.close()
+        except Exception as exc:  # noqa: BLE001
+            self.writer = None
+            self._discard()
+            raise SinkError(f"cannot finish overlay {self.path}: {_why(exc)}") from None
         self.writer = None
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        if self.writer is not None:
-            try:
-                self.writer.close()
-            except Exception:  # noqa: BLE001 - the file is removed anyway
-                pass
-            self.writer = None
+        """The run failed: the video so far is finished and kept as ``<stem>.partial<ext>`` when
+        it can be (not on a full disk)."""
+        if self.writer is None:
+            return
         try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
+            self.writer.close()
+            target = _claim_if_inside(self.out, self.partial)
+            os.replace(self.tmp, target)
+            log.warning("run failed: the overlay video so far is in %s", target)
+        except Exception:  # noqa: BLE001 - never raise from abort
+            self._discard()
+        self.writer = None
+
+    def _discard(self) -> None:
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class TracksSink(Sink):
@@ -194,67 +227,188 @@ class TracksSink(Sink):
     is kept as ``<stem>.partial.txt`` rather than lost.
     """
 
-    def __init__(self, path) -> None:
+    def __init__(self, path, out=None) -> None:
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
-        try:
-            self.f = open(self.tmp, "w", encoding="utf-8")
-        except OSError as exc:
-            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+        self.partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
+        self.out = out
+        _claim_if_inside(out, self.path)
+        fd, self.tmp = create_temp(self.path)
+        self.f = open(fd, "w", encoding="utf-8")
         self.rows = 0
 
     def write(self, sample: Sample) -> None:
         frame = sample.index + 1
-        for tid, (x, y, w, h) in sample.data.get("tracks", ()):
-            self.f.write(f"{frame},{tid},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,-1,-1,-1\n")
-            self.rows += 1
+        try:
+            for tid, (x, y, w, h) in sample.data.get("tracks", ()):
+                self.f.write(f"{frame},{tid},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,-1,-1,-1\n")
+                self.rows += 1
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
-        self.f.close()
+        try:
+            self.f.close()
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.f.close()
-        partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
-        os.replace(self.tmp, partial)
-        log.warning("run failed: the tracks so far are in %s", partial)
+        try:
+            self.f.close()
+            target = _claim_if_inside(self.out, self.partial)
+            os.replace(self.tmp, target)
+            log.warning("run failed: the tracks so far are in %s", target)
+        except (OSError, SinkError):  # a full disk, or a file of the user's by that name
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+
+
+def snapshot_name(rec, taken: set[str] | None = None) -> str:
+    """``<frame>_<kind>[_<zone>][_<id>].jpg`` for an event record, with ``_2``, ``_3``... when
+    ``taken`` already holds the name (two events of one frame and kind keep both pictures)."""
+    parts = [f"{rec.start_frame:06d}", rec.kind]
+    if rec.zone:
+        parts.append(str(rec.zone))
+    if rec.instant and rec.ids:
+        parts.append(str(rec.ids[0]))
+    stem = "_".join(parts).replace("/", "_").replace(" ", "_")
+    name, n = f"{stem}.jpg", 1
+    while taken is not None and name in taken:
+        n += 1
+        name = f"{stem}_{n}.jpg"
+    if taken is not None:
+        taken.add(name)
+    return name
+
+
+def snapshot_image(rec, zones=()) -> np.ndarray | None:
+    """The overlay of an event's peak frame with the object it is about highlighted."""
+    if rec.peak is None:
+        return None
+    sample, boxes = rec.peak
+    return overlay(sample, zones=zones, highlight=boxes)
 
 
 class EventsSink(Sink):
-    """Events as JSON lines, appended and flushed one whole line at a time, so a log
-    that runs for days can be followed (``tail -f``) and nothing written is lost.
+    """Events as JSON lines, flushed one whole line at a time, so a log that runs for days
+    can be followed (``tail -F``) and nothing written is lost. Each run starts a new file
+    (created under a temporary name, then renamed over the previous run's: never appended
+    to, never written through a link).
 
-    With ``snapshots``, each event also saves the overlay of its frame as
-    ``<snapshots>/<frame>_<event>.jpg``.
+    Each line is the event as the stage wrote it with the frame's stream ``time`` and
+    ``wall`` clock (:func:`classicseg.io.events.stamp`). A motion event has a ``start`` line
+    and an ``end`` line (span, peak, track ids); one left open when the run ends gets its
+    ``end`` line at the close. With ``snapshots``, every event gets one picture of its peak
+    frame (an instant event: its frame) with the object highlighted, zones and track ids
+    drawn, under its own name (:func:`snapshot_name`), named in its last line. With ``clips``
+    (a folder), every event is also recorded as an H.264 clip from ``pre_capture`` seconds
+    before it to ``post_capture`` after (:class:`classicseg.io.clips.ClipRecorder`), named in
+    its lines: the events-only output of a long run.
     """
 
-    def __init__(self, path, snapshots=None) -> None:
+    def __init__(self, path, snapshots=None, zones=(), clips=None, pre_capture: float = 2.0,
+                 post_capture: float = 3.0, fps: float = 25.0, out=None) -> None:
+        from classicseg.io.clips import ClipRecorder
+        from classicseg.io.events import EventTracker
+
         self.path = Path(path)
         ensure_writable_dir(self.path.parent)
         self.snapshots = ensure_writable_dir(snapshots) if snapshots else None
+        self.zones = list(zones)
+        self.out = out
+        _claim_if_inside(out, self.path)
+        fd, tmp = create_temp(self.path)
         try:
-            self.f = open(self.path, "a", encoding="utf-8", buffering=1)
+            os.replace(tmp, self.path)
         except OSError as exc:
-            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+            os.close(fd)
+            os.unlink(tmp)
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.f = open(fd, "w", encoding="utf-8", buffering=1)
         self.count = 0
+        self.taken: set[str] = set()
+        self.sample = None
+        self.tracker = EventTracker(self._opened, self._closed, keep_peak=self.snapshots is not None, fps=fps)
+        self.fps = fps
+        if clips is not None and out is not None:
+            _claim_if_inside(out, Path(clips))
+        self.clips = ClipRecorder(ensure_writable_dir(clips), fps, pre_capture, post_capture) if clips else None
 
-    def write(self, sample: Sample) -> None:
-        events = sample.data.get("events")
-        if not events:
-            return
-        for e in events:
-            self.f.write(json.dumps(e, default=_jsonable) + "\n")
-            self.count += 1
-            if self.snapshots is not None:
+    def _line(self, e: dict) -> None:
+        from classicseg.io.events import stamp
+
+        try:
+            self.f.write(json.dumps(stamp(e, self.sample), default=_jsonable) + "\n")
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.count += 1
+
+    def _opened(self, rec, e) -> None:
+        if self.clips is not None:
+            clip = self.clips.start(f"{rec.start_frame:06d}_{rec.kind}")
+            rec.clip = f"clips/{clip.name}" if clip is not None else None
+        if not rec.instant:
+            self._line({**e, "clip": rec.clip} if rec.clip else e)
+
+    def _closed(self, rec, e) -> None:
+        if self.snapshots is not None:
+            img = snapshot_image(rec, self.zones)
+            if img is not None:
                 from classicseg.io.images import write_image
 
-                write_image(self.snapshots / f"{e['frame']:06d}_{e['event']}.jpg", overlay(sample))
+                name = snapshot_name(rec, self.taken)
+                write_image(_claim_if_inside(self.out, self.snapshots / name), img)
+                rec.snapshot = f"snapshots/{name}"
+        if e is None:  # the run ended with the event open
+            from classicseg.io.events import iso_time
+
+            e = {"frame": rec.end_frame, "event": "end", "kind": rec.kind, "key": rec.key, "start_frame":
+                 rec.start_frame, "start_time": rec.start_time, "end_frame": rec.end_frame, "end_time": rec.end_time,
+                 "peak_share": rec.peak_share, "ids": rec.ids, "closed": "end of input",
+                 "end_wall": iso_time(rec.end_wall)}
+            if rec.zone:
+                e["zone"] = rec.zone
+        e = dict(e)
+        for k in ("snapshot", "clip"):
+            if getattr(rec, k):
+                e[k] = getattr(rec, k)
+        self._line(e)
+
+    def write(self, sample: Sample) -> None:
+        self.sample = sample
+        if sample.data.get("events") or sample.data.get("active"):
+            self.tracker.update(sample)
+        if self.clips is not None:
+            t = sample.time if sample.time is not None else sample.index / self.fps
+            self.clips.feed(sample.image, t, bool(self.tracker.open or sample.data.get("events")))
 
     def close(self) -> None:
-        self.f.close()
+        if self.sample is not None:
+            self.tracker.finish()
+        try:
+            self.f.close()
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        if self.clips is not None:
+            self.clips.stop()
+            self.clips.join()
 
-    abort = close
+    def abort(self) -> None:
+        try:
+            if self.sample is not None:
+                self.tracker.finish()
+        except Exception:  # noqa: BLE001 - a sink never raises from abort
+            pass
+        try:
+            self.f.close()
+        except OSError:
+            pass
+        if self.clips is not None:
+            self.clips.stop()  # what was recorded is complete footage: keep it
+            self.clips.join()
 
 
 def write_json(path, obj) -> None:
@@ -296,20 +450,28 @@ def read_json_object(path) -> dict | None:
 
 
 def clear_outputs(folder, marker: str | None = None) -> None:
-    """Delete earlier outputs of a run in ``folder``: the ``marker`` file first, then images
-    and ``.part`` temporary files.
+    """Before a sequence is redone: remove its completion ``marker`` if classicseg wrote it.
 
-    Only files the sinks write are removed, and only in ``folder`` itself, never below it,
-    so a sequence is redone from scratch without touching anything else.
+    Nothing else is deleted here: the run that follows replaces what the previous run
+    wrote, by its manifest (:class:`~classicseg.io.outputs.OutputFolder`), and leaves every
+    other file alone.
     """
+    from classicseg.io.outputs import OutputFolder
+
     folder = Path(folder)
-    if not folder.is_dir():
+    if marker is None or not (folder / marker).exists():
         return
-    try:
-        if marker:
-            (folder / marker).unlink(missing_ok=True)
-        for p in folder.iterdir():
-            if p.is_file() and (p.suffix.lower() in IMAGE_EXTS or p.name.endswith(".part")):
-                p.unlink()
-    except OSError as exc:
-        raise SinkError(f"cannot clear earlier outputs in {folder}: {exc.strerror or exc}") from None
+    with OutputFolder(folder, role="batch", replace=False) as out:
+        out.remove(marker)
+
+
+def write_owned_json(folder, name: str, obj, role: str = "batch") -> Path:
+    """Write ``folder/name`` as JSON, recorded in the folder's manifest under ``role`` (a
+    batch's completion markers and ``scores.json``); refuses to overwrite a file that is not
+    classicseg's."""
+    from classicseg.io.outputs import OutputFolder
+
+    with OutputFolder(folder, role=role, replace=False) as out:
+        path = out.claim(name)
+        write_json(path, obj)
+    return path

@@ -9,10 +9,12 @@ are numbered ``000001.png`` (1-based, like MOT frame numbers).
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import re
 import threading
+import weakref
 from collections import deque
 import time
 from dataclasses import dataclass, field
@@ -24,12 +26,14 @@ import numpy as np
 
 from classicseg.errors import SourceError
 from classicseg.io.images import IMAGE_EXTS
+from classicseg.io.limits import MAX_PIXELS_ENV, check_pixels, check_regular_file, image_size, max_pixels
 from classicseg.types import Sample
 
 log = logging.getLogger("classicseg")
 
 _TRAILING_INT = re.compile(r"(\d+)$")
-_CAPTURE_ONLY = ("open_timeout_ms", "read_timeout_ms", "reconnect", "reconnect_delay_s", "give_up_after_s")
+_CAPTURE_ONLY = ("open_timeout_ms", "read_timeout_ms", "reconnect", "reconnect_delay_s", "give_up_after_s",
+                 "realtime", "loop")
 _STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 
@@ -57,6 +61,8 @@ class Source:
     prefetch: int = 8
     #: live mode: keep only the newest frame when processing falls behind
     live: bool = False
+    #: live mode: frames that may wait before the oldest is dropped
+    live_buffer: int = 1
     #: the latest warnings (bounded: a source may run for days)
     warnings: deque = field(default_factory=lambda: deque(maxlen=100))
     #: frames skipped because they could not be decoded
@@ -65,8 +71,13 @@ class Source:
     dropped: int = 0
     #: times a camera or stream was reopened after a failure or a stall
     reconnects: int = 0
+    #: set from another thread to end the iteration at the next frame (or while waiting for one)
+    stop: threading.Event | None = None
     #: reader threads started by iteration, stopped by :meth:`close`
     _readers: list = field(default_factory=list, init=False, repr=False, compare=False)
+    #: set when the current iteration ends (its iterator closed or dropped), by :meth:`close` and
+    #: at interpreter exit: the reader thread stops, and so does a wait between reconnects
+    _closing: threading.Event = field(default_factory=threading.Event, init=False, repr=False, compare=False)
 
     # -- naming -----------------------------------------------------------
     @property
@@ -79,6 +90,10 @@ class Source:
             return f"b{stem}.png"
         return f"{stem}.png"
 
+    def planned_names(self) -> list[str] | None:
+        """The frame names this source will give, when known before reading (None: not known)."""
+        return None
+
     # -- iteration ----------------------------------------------------------
     def _frames(self) -> Iterator[tuple[str, np.ndarray | None]]:  # pragma: no cover - abstract
         """Yield ``(stem, frame)``; ``frame`` is None for an undecodable frame."""
@@ -88,11 +103,30 @@ class Source:
         self.warnings.append(msg)
         log.warning(msg)
 
+    def _clock(self) -> Callable[[int], float | None]:
+        """``stream_time(index)``: frame / fps for files, seconds since the first frame for
+        cameras and streams (their frame rate is a promise, not a clock), None without either."""
+        if self.kind in ("camera", "stream"):
+            t0 = []
+
+            def since_open(_index: int) -> float:
+                now = time.monotonic()
+                if not t0:
+                    t0.append(now)
+                return now - t0[0]
+
+            return since_open
+        fps = self.fps
+        return (lambda index: index / fps) if fps else (lambda index: None)
+
     def _samples(self) -> Iterator[Sample]:
         bad_run = 0
         shape = None
         index = 0
+        clock = None
         for stem, frame in self._frames():
+            if clock is None:
+                clock = self._clock()
             if frame is None:
                 bad_run += 1
                 self.skipped += 1
@@ -120,20 +154,24 @@ class Source:
                     f"{self.name}: frame {stem} is {frame.shape[1]}x{frame.shape[0]} but earlier frames are "
                     f"{shape[1]}x{shape[0]}"
                 )
-            yield Sample(index, stem, frame)
+            yield Sample(index, stem, frame, time=clock(index), wall=time.time())
             index += 1
         if index == 0:
             raise SourceError(f"{self.name}: no frame could be read from {self.path or self.name}")
 
     def __iter__(self) -> Iterator[Sample]:
+        self._closing = stop = threading.Event()
+        _STOPS.add(stop)
         it = self._samples()
         if self.live:
-            reader = _prefetched(it, 1, on_drop=self._dropped)
-        elif self.prefetch > 0:
-            reader = _prefetched(it, self.prefetch)
+            reader = _prefetched(it, self.live_buffer, on_drop=self._dropped, stop=stop, until=self.stop)
+        elif self.prefetch > 0 or self.stop is not None:
+            reader = _prefetched(it, max(self.prefetch, 1), stop=stop, until=self.stop)
         else:
             return it
-        self._readers = [r for r in self._readers if r.gi_frame is not None] + [reader]
+        # held weakly: an iterator its consumer drops is collected, which stops its reader thread
+        # (the thread itself keeps the source alive, so a strong reference here would never go)
+        self._readers = [r for r in self._readers if r() is not None] + [weakref.ref(reader)]
         return reader
 
     def _dropped(self) -> None:
@@ -146,9 +184,12 @@ class Source:
         generator suspended; closing it here stops its thread before the interpreter exits,
         so the thread is never torn down inside a native decoder call.
         """
+        self._closing.set()
         readers, self._readers = self._readers, []
-        for r in readers:
-            r.close()
+        for ref in readers:
+            r = ref()
+            if r is not None:
+                r.close()
 
     def __enter__(self):
         return self
@@ -168,6 +209,10 @@ def _frame_problem(frame) -> str | None:
         return f"expected an (H, W) or (H, W, 3) image, got shape {frame.shape}"
     if frame.shape[0] < 1 or frame.shape[1] < 1:
         return f"empty image of shape {frame.shape}"
+    limit = max_pixels()
+    if frame.shape[0] * frame.shape[1] > limit:
+        return (f"{frame.shape[1]}x{frame.shape[0]} is above the limit of {limit / 1e6:g} megapixels "
+                f"(set {MAX_PIXELS_ENV} to raise it)")
     return None
 
 
@@ -183,7 +228,7 @@ def as_samples(frames: Iterable) -> Iterable[Sample]:
     except StopIteration:
         return iter(())
     if isinstance(first, Sample):
-        return _chain_first(first, it)
+        return _checked_samples(_chain_first(first, it))
     return ArraySource(kind="arrays", name="frames", items=_chain_first(first, it), prefetch=0)
 
 
@@ -192,16 +237,58 @@ def _chain_first(first, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = None) -> Iterator:
+def _checked_samples(samples: Iterator[Sample]) -> Iterator[Sample]:
+    """Samples made elsewhere, each image checked like a source's frame."""
+    for s in samples:
+        if not isinstance(s, Sample):
+            raise SourceError(f"frames: expected Sample objects throughout, got {type(s).__name__}")
+        problem = _frame_problem(s.image)
+        if problem is None and (s.image.ndim != 3 or s.image.shape[2] != 3):
+            problem = f"a sample's image must be BGR (H, W, 3), got shape {s.image.shape}"
+        if problem:
+            raise SourceError(f"frame {s.name}: {problem}")
+        yield s
+
+
+#: (stop event, thread) of every reader thread still running
+_READERS: set = set()
+#: the stop events of iterations not yet collected (set at exit: readers and reconnect waits end)
+_STOPS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_readers() -> None:
+    """At interpreter exit, stop the reader threads of sources nobody closed.
+
+    A daemon thread still inside a native decoder when the interpreter finalises is torn
+    down there, which aborts the process ("terminate called without an active exception").
+    This runs before that: each reader finishes the frame it is decoding and returns.
+    """
+    for stop in list(_STOPS):
+        stop.set()  # a stream waiting to reconnect stops waiting
+    readers = list(_READERS)
+    for stop, _ in readers:
+        stop.set()
+    for _, t in readers:
+        if t is not None:
+            t.join(timeout=5.0)
+
+
+def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = None,
+                stop: threading.Event | None = None, until: threading.Event | None = None) -> Iterator:
     """Run ``it`` in a reader thread, ``depth`` items ahead (decoding releases the GIL).
 
     With ``on_drop`` the queue keeps only the newest items: when the consumer falls
     behind, the oldest waiting item is discarded and ``on_drop()`` is called (live
-    work on a camera or stream, where the latest frame matters most).
+    work on a camera or stream, where the latest frame matters most). ``stop`` ends the
+    reader (set when the iteration ends, by ``close`` and at interpreter exit); with ``until``
+    (a caller's stop request) the iteration ends once that is set, also while waiting for a
+    frame that does not come.
     """
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
-    stop = threading.Event()
+    stop = threading.Event() if stop is None else stop
+    entry = (stop, None)
 
     def put(item, droppable: bool) -> None:
         while not stop.is_set():
@@ -225,12 +312,26 @@ def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = N
             put(done, droppable=False)
         except BaseException as exc:  # handed to the consumer, raised there
             put(exc, droppable=False)
+        finally:
+            _READERS.discard(entry)
 
     t = threading.Thread(target=reader, name="classicseg-reader", daemon=True)
+    entry = (stop, t)
+    _READERS.add(entry)
     t.start()
     try:
         while True:
-            item = q.get()
+            if until is None:
+                item = q.get()
+            else:
+                try:
+                    item = q.get(timeout=0.2)
+                except queue.Empty:
+                    if until.is_set():
+                        return
+                    continue
+                if until.is_set():
+                    return
             if item is done:
                 return
             if isinstance(item, BaseException):
@@ -240,13 +341,17 @@ def _prefetched(it: Iterator, depth: int, on_drop: Callable[[], None] | None = N
         stop.set()
         # the reader notices within one queue timeout, after the frame it is decoding; a
         # source stalled inside a read has its own timeouts (streams) or is a file
-        t.join(timeout=2.0)
+        if t is not threading.current_thread():  # (collected in its own thread once the source is gone)
+            t.join(timeout=2.0)
 
 
 # -- image folders ---------------------------------------------------------------
 @dataclass
 class ImageFolderSource(Source):
     files: list[Path] = field(default_factory=list)
+
+    def planned_names(self) -> list[str]:
+        return [f.stem for f in self.files]
 
     def _frames(self):
         for f in self.files:
@@ -259,17 +364,15 @@ def _list_images(folder: Path) -> list[Path]:
 
 
 def _check_sizes(files: list[Path], name: str) -> None:
-    """All images in a folder must have one size (read from headers, no decoding)."""
-    from PIL import Image
-
+    """All images in a folder must have one size within the pixel limit (read from headers,
+    no decoding)."""
     first = None
     for f in files:
-        try:
-            with Image.open(f) as im:
-                size = im.size
-        except Exception:  # undecodable header: reported (and skipped) when read  # noqa: BLE001
+        size = image_size(f)
+        if size is None:  # undecodable header: reported (and skipped) when read
             continue
         if first is None:
+            check_pixels(size[0], size[1], f"{name}: frame {f.name}")
             first = (f, size)
         elif size != first[1]:
             raise SourceError(
@@ -298,9 +401,17 @@ def open_folder(path: Path, **kw) -> ImageFolderSource:
             "JPEGImages" in folder.parts or (folder.parent.parent.name == "JPEGImages")
         ):
             kind = "davis"
-    seq = path.name if folder is path else path.name
+    seq = path.name
+    src = ImageFolderSource(kind=kind, name=seq, path=path, files=files, length=len(files), **kw)
+    seen: dict[str, Path] = {}
+    for f in files:
+        mask = src.mask_name(f.stem)
+        if mask in seen:
+            raise SourceError(f"{seq}: frames {seen[mask].name} and {f.name} would both write mask {mask}: "
+                              f"keep one of them")
+        seen[mask] = f
     _check_sizes(files, seq)
-    return ImageFolderSource(kind=kind, name=seq, path=path, files=files, length=len(files), **kw)
+    return src
 
 
 # -- videos, cameras, streams ----------------------------------------------------
@@ -314,7 +425,12 @@ class CaptureSource(Source):
     reconnect_delay_s: float = 1.0
     #: give up when no frame came for this long (None: keep trying for ever)
     give_up_after_s: float | None = None
+    #: video files: hand out frames no faster than the file's frame rate (as a camera would)
+    realtime: bool = False
+    #: video files: start again from the first frame at the end (frame numbers go on)
+    loop: bool = False
     _cap: object = None
+    _file_frames: int | None = None
 
     def _open(self):
         if isinstance(self.target, int):
@@ -328,21 +444,35 @@ class CaptureSource(Source):
         if not cap.isOpened():
             what = {"camera": "camera", "stream": "stream"}.get(self.kind, "video")
             raise SourceError(f"cannot open {what} {self.target}")
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if w > 0 and h > 0:
+            try:
+                check_pixels(w, h, f"{self.name}: frames")
+            except SourceError:
+                cap.release()
+                raise
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and fps > 0 else None
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.length = n if self.kind == "video" and n > 0 else None
+        self._file_frames = n if self.kind == "video" and n > 0 else None
+        self.length = None if self.loop else self._file_frames
         return cap
 
     def _reopen(self, last_frame_at: float):
         """Reopen a camera or stream after a failure, with doubling delays (watchdog)."""
         delay = self.reconnect_delay_s
         while True:
+            if self._closing.is_set():  # nobody reads any more
+                raise SourceError(f"{self.name}: closed while reconnecting")
             waited = time.monotonic() - last_frame_at
             if self.give_up_after_s is not None and waited >= self.give_up_after_s:
                 raise SourceError(f"{self.name}: no frame for {waited:.0f} s and it cannot be reopened; giving up")
             self._warn(f"{self.name}: {self.kind} stalled or lost; reconnecting in {delay:g} s")
-            time.sleep(delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:  # closed, exiting or asked to stop: no more reconnecting
+                if self._closing.wait(min(0.2, max(deadline - time.monotonic(), 0.0))) or (
+                        self.stop is not None and self.stop.is_set()):
+                    raise SourceError(f"{self.name}: closed while reconnecting")
             try:
                 cap = self._open()
             except SourceError:
@@ -356,14 +486,23 @@ class CaptureSource(Source):
         cap = self._cap if self._cap is not None else self._open()
         self._cap = None  # a second iteration opens the target again
         live_device = self.kind in ("camera", "stream") and self.reconnect
+        pace = 1.0 / self.fps if self.realtime and self.kind == "video" and self.fps else None
         try:
             number = 0
+            in_pass = 0  # frames read since the file was (re)opened
             last_frame_at = time.monotonic()
             while True:
                 ok, frame = cap.read()
                 if ok:
                     number += 1
-                    last_frame_at = time.monotonic()
+                    in_pass += 1
+                    if pace is not None:
+                        wait = last_frame_at + pace - time.monotonic()
+                        if wait > 0:
+                            time.sleep(wait)
+                        last_frame_at = max(last_frame_at + pace, time.monotonic() - pace)
+                    else:
+                        last_frame_at = time.monotonic()
                     yield f"{number:06d}", frame
                     continue
                 if live_device:  # the model lives on in the pipeline; only the device is reopened
@@ -371,15 +510,26 @@ class CaptureSource(Source):
                     cap = self._reopen(last_frame_at)
                     continue
                 # a failed read inside the known length is a corrupt frame, past it the end
-                if self.length is not None and number + 1 < self.length:
+                if self._file_frames is not None and in_pass + 1 < self._file_frames:
                     number += 1
+                    in_pass += 1
                     yield f"{number:06d}", None
                     continue
                 if number == 0 and self.skipped == 0:
                     raise SourceError(f"{self.name}: video has no frames: {self.target}")
+                if self.loop and self.kind == "video" and in_pass > 0:
+                    cap.release()
+                    cap = self._open()
+                    in_pass = 0
+                    continue
                 return
         finally:
             cap.release()
+
+    def planned_names(self) -> list[str] | None:
+        if self.kind == "video" and self.length:
+            return [f"{i:06d}" for i in range(1, self.length + 1)]
+        return None
 
     def close(self) -> None:
         super().close()  # the reader thread first: it may be inside cap.read()
@@ -423,13 +573,50 @@ def open_source(spec, **kw) -> Source:
         raise SourceError(f"input not found: {path}")
     if path.is_dir():
         return open_folder(path, **kw)
+    check_regular_file(path, "input")  # a FIFO or a device would block or never end
     if path.suffix.lower() in IMAGE_EXTS:
         raise SourceError(f"input is a single image, expected a video or a folder of frames: {path}")
     try:
         with open(path, "rb") as f:
-            f.read(1)
+            if not f.read(1):
+                raise SourceError(f"cannot open video {path}: the file is empty (0 bytes)")
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}") from None
     src = CaptureSource(kind="video", name=path.stem, path=path, target=str(path), **kw)
     src._cap = src._open()
+    try:
+        _check_one_size(path, src.name)
+    except SourceError:
+        src.close()
+        raise
     return src
+
+
+def _check_one_size(path: Path, name: str) -> None:
+    """Refuse a video whose frame size changes part-way (OpenCV would rescale the later frames
+    to the first size without a word). Sizes change only at key frames, so only those are
+    decoded (PyAV, when installed; without it the check is skipped)."""
+    try:
+        import av
+    except ImportError:
+        log.debug("PyAV not installed: %s not checked for a frame size that changes", path)
+        return
+    first = None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return
+            stream = container.streams.video[0]
+            stream.codec_context.skip_frame = "NONKEY"
+            for frame in container.decode(stream):
+                size = (frame.width, frame.height)
+                if first is None:
+                    first = size
+                elif size != first:
+                    at = f" at {float(frame.time):.2f} s" if frame.time is not None else ""
+                    raise SourceError(f"{name}: the frame size changes{at} from {first[0]}x{first[1]} to "
+                                      f"{size[0]}x{size[1]}; split the video or re-encode it at one size")
+    except SourceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file: OpenCV reads what it can and reports it
+        log.debug("%s: frame sizes not checked (%s)", path, exc)

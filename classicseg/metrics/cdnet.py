@@ -250,17 +250,30 @@ def read_label_image(path: Path) -> np.ndarray:
     official MATLAB comparator (``imread``) sees them, so SBI IBMtest2's stray index 1
     stays 1 (negative) even though its palette shows it white.
     """
+    from classicseg.io.limits import open_image
+
     try:
-        with Image.open(path) as im:
+        with open_image(path, f"ground truth {Path(path).name}", EvalError) as im:
             if im.mode in ("P", "L"):
                 a = np.asarray(im)
             elif im.mode == "1":
                 a = np.asarray(im, dtype=np.uint8) * 255
+            elif im.mode.startswith("I"):  # 16-bit: 8-bit codes scaled by 257, or stored as they are
+                a16 = np.asarray(im)
+                a = (a16 // 257 if not (a16 % 257).any() else np.clip(a16, 0, 255)).astype(np.uint8)
             else:
                 a = np.asarray(im.convert("L"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:
         raise EvalError(f"cannot read ground truth {path}: {exc}") from None
     return a
+
+
+def _gt_mode(path: Path) -> str:
+    try:
+        with Image.open(path) as im:
+            return im.mode
+    except Exception:  # noqa: BLE001 - reported when the file is read
+        return ""
 
 
 @dataclass
@@ -403,6 +416,10 @@ def load_gt_sequence(seq_dir) -> GroundTruthSequence:
                             f"{min(files)}..{max(files)} of {seq.name}")
     shape = read_label_image(files[numbers[0]]).shape
     warnings: list[str] = []
+    mode = _gt_mode(files[numbers[0]])
+    if mode.startswith("I") or mode == "F":
+        warnings.append(f"ground truth {files[numbers[0]].name} is {mode} (16-bit or float), not 8-bit: labels "
+                        f"are read as value / 257 when every value is a multiple of 257, else clipped at 255")
     roi = _load_roi(seq, shape, warnings)
     return GroundTruthSequence(name=seq.name, category=seq.resolve().parent.name, path=seq,
                                files=files, numbers=numbers, roi=roi, temporal_roi=temporal,
@@ -425,6 +442,8 @@ class SequenceResult:
         ``(frame number, F of that frame alone)``.
     warnings : list[str]
         Ground-truth repairs (see :func:`load_gt_sequence`).
+    frame_counts : list[numpy.ndarray]
+        ``[tp, fp, fn, tn]`` of each frame of ``per_frame``, in the same order.
     """
 
     name: str
@@ -433,14 +452,24 @@ class SequenceResult:
     metrics: dict
     per_frame: list
     warnings: list = field(default_factory=list)
+    frame_counts: list = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
         return len(self.per_frame)
 
+    def frame_rows(self) -> list[dict]:
+        """``frame, tp, fp, fn, tn, f_measure`` of each evaluated frame (F of the frame on its
+        own, NaN when neither the ground truth nor the prediction has foreground)."""
+        return [{"frame": n, "tp": int(c[0]), "fp": int(c[1]), "fn": int(c[2]), "tn": int(c[3]), "f_measure": f}
+                for (n, f), c in zip(self.per_frame, self.frame_counts)]
+
 
 def read_prediction(path: Path) -> np.ndarray:
     """Read a binary prediction image (``IMREAD_UNCHANGED``; first channel of colour)."""
+    from classicseg.io.images import check_image_header
+
+    check_image_header(path, "prediction", EvalError)
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise EvalError(f"cannot read prediction {path}")
@@ -500,7 +529,8 @@ def evaluate_sequence(pred_dir, seq_dir) -> SequenceResult:
         acc.update(pred, gt, gts.roi, frame=n)
     per_frame = list(zip(acc.frames, acc.per_frame_f()))
     return SequenceResult(name=gts.name, category=gts.category, counts=acc.counts,
-                          metrics=acc.compute(), per_frame=per_frame, warnings=list(gts.warnings))
+                          metrics=acc.compute(), per_frame=per_frame, warnings=list(gts.warnings),
+                          frame_counts=list(acc.frame_counts))
 
 
 def _mean_metrics(dicts: list[dict]) -> dict:
@@ -518,19 +548,29 @@ class DatasetResult:
         Category name -> mean of its videos' metrics.
     overall : dict
         Mean of the categories' metrics.
+    skipped : list[str]
+        ``category/video`` of the sequences of the ground truth left out for lack of a
+        prediction folder (the pooled rows are over the others).
     """
 
     videos: list
     categories: dict
     overall: dict
+    skipped: list = field(default_factory=list)
 
     @classmethod
-    def from_videos(cls, videos: list) -> "DatasetResult":
+    def from_videos(cls, videos: list, skipped: list | None = None) -> "DatasetResult":
         """Pool per-video results as CDnet does: the mean of each category's videos, then
         the mean of the categories (each result's ``category`` says where it belongs)."""
         categories = {cat: _mean_metrics([v.metrics for v in videos if v.category == cat])
                       for cat in dict.fromkeys(v.category for v in videos)}
-        return cls(videos=list(videos), categories=categories, overall=_mean_metrics(list(categories.values())))
+        return cls(videos=list(videos), categories=categories, overall=_mean_metrics(list(categories.values())),
+                   skipped=list(skipped or []))
+
+    def frame_rows(self) -> list[dict]:
+        """Per-frame counts and F of every video (:meth:`SequenceResult.frame_rows`), each row
+        starting with ``sequence`` (``category/video``)."""
+        return [{"sequence": f"{v.category}/{v.name}", **r} for v in self.videos for r in v.frame_rows()]
 
     def table(self) -> list[dict]:
         """Rows for printing: one per video, one per category, then the overall row.
@@ -560,7 +600,7 @@ def _subdirs(d: Path) -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_dir())
 
 
-def evaluate_dataset(pred_root, gt_root) -> DatasetResult:
+def evaluate_dataset(pred_root, gt_root, sequences: list[str] | None = None) -> DatasetResult:
     """Score predictions for a sequence, a category or a whole CDnet-layout dataset.
 
     Parameters
@@ -571,17 +611,23 @@ def evaluate_dataset(pred_root, gt_root) -> DatasetResult:
     gt_root : path-like
         A sequence folder (has ``groundtruth/``), a category folder (its sub-folders are
         sequences) or a dataset root (``<category>/<video>/groundtruth``).
+    sequences : list of str, optional
+        Score only these (``category/video`` or ``video``). By default every sequence
+        with a prediction folder is scored and the others are listed in
+        ``DatasetResult.skipped``.
 
     Returns
     -------
     DatasetResult
         Per-video results, per-category means of the video metrics and the mean of the
-        categories (the CDnet 2014 overall score).
+        categories (the CDnet 2014 overall score), over the sequences scored.
 
     References
     ----------
     Wang et al., CVPRW 2014 (category and overall averaging).
     """
+    from classicseg.metrics.selection import Candidate, choose_sequences
+
     gt_root, pred_root = Path(gt_root), Path(pred_root)
     if not gt_root.is_dir():
         raise EvalError(f"ground-truth folder {gt_root} does not exist")
@@ -599,11 +645,13 @@ def evaluate_dataset(pred_root, gt_root) -> DatasetResult:
     if not pairs:
         raise EvalError(f"no ground truth under {gt_root} (expected groundtruth/, "
                         "<video>/groundtruth/ or <category>/<video>/groundtruth/)")
+    scored, skipped = choose_sequences(
+        [Candidate(f"{cat}/{seq.name}", pred_dir, (seq, cat), (seq.name,)) for pred_dir, seq, cat in pairs],
+        sequences)
     videos = []
-    for pred_dir, seq, cat in pairs:
-        if not pred_dir.is_dir():
-            raise EvalError(f"no prediction folder for sequence {cat}/{seq.name}: {pred_dir} does not exist")
-        res = evaluate_sequence(pred_dir, seq)
+    for c in scored:
+        seq, cat = c.item
+        res = evaluate_sequence(c.pred, seq)
         res.category = cat
         videos.append(res)
-    return DatasetResult.from_videos(videos)
+    return DatasetResult.from_videos(videos, [c.name for c in skipped])

@@ -10,7 +10,7 @@ J. Pont-Tuset, F. Perazzi, S. Caelles, P. Arbeláez, A. Sorkine-Hornung, L. Van 
 
 Rules
 -----
-* J (region similarity) = |A∩B| / |A∪B|, 1 when both masks are empty.
+* J (region similarity) = ``|A∩B| / |A∪B|``, 1 when both masks are empty.
 * F (contour accuracy) = boundary F-measure: boundaries by :func:`seg2bmap`, tolerance
   ``ceil(0.008 × image diagonal)`` px, each boundary dilated with a disk, no thinning.
 * The first and last annotated frames are excluded. Per object, the per-frame values give
@@ -54,7 +54,7 @@ def _check_pair(gt: np.ndarray, pred: np.ndarray) -> None:
 
 # --------------------------------------------------------------------------- measures
 def jaccard(gt, pred, void=None) -> float:
-    """Region similarity J = |A∩B| / |A∪B| of two binary masks.
+    """Region similarity J = ``|A∩B| / |A∪B|`` of two binary masks.
 
     Parameters
     ----------
@@ -158,8 +158,8 @@ def boundary_f(gt, pred, bound_th: float = 0.008, void=None) -> float:
     Returns
     -------
     float
-        F = 2PR/(P+R), with P = |pred boundary ∧ dilated gt boundary| / |pred boundary| and
-        R = |gt boundary ∧ dilated pred boundary| / |gt boundary|. Empty pred boundary only:
+        F = 2PR/(P+R), with P = ``|pred boundary ∧ dilated gt boundary| / |pred boundary|`` and
+        R = ``|gt boundary ∧ dilated pred boundary| / |gt boundary|``. Empty pred boundary only:
         P=1, R=0; empty gt boundary only: P=0, R=1; both empty: 1. F = 0 when P+R = 0.
 
     References
@@ -271,6 +271,18 @@ class DavisSequenceResult:
     F_decay: float
     JF: float
     per_object: dict = field(default_factory=dict)
+
+    def frame_rows(self) -> list[dict]:
+        """One row per evaluated frame: ``frame``, ``J`` and ``F`` (means over the objects),
+        then ``J_<id>`` and ``F_<id>`` of each object."""
+        rows = []
+        for t, n in enumerate(self.frames):
+            row = {"frame": n, "J": float(self.J[:, t].mean()), "F": float(self.F[:, t].mean())}
+            for k, oid in enumerate(self.object_ids):
+                row[f"J_{oid}"] = float(self.J[k, t])
+                row[f"F_{oid}"] = float(self.F[k, t])
+            rows.append(row)
+        return rows
 
 
 _STAT_KEYS = ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
@@ -385,6 +397,9 @@ class DavisDatasetResult:
         (for single-object data such as DAVIS 2016 this is the mean over sequences).
     JF : float
         (J_mean + F_mean) / 2.
+    skipped : list[str]
+        Sequences of the annotations left out for lack of a prediction folder (the global
+        row is over the others).
     """
 
     sequences: list
@@ -395,13 +410,20 @@ class DavisDatasetResult:
     F_recall: float
     F_decay: float
     JF: float
+    skipped: list = field(default_factory=list)
 
     @classmethod
-    def from_sequences(cls, sequences: list) -> "DavisDatasetResult":
+    def from_sequences(cls, sequences: list, skipped: list | None = None) -> "DavisDatasetResult":
         """Pool per-sequence results as the DAVIS toolkit does: the mean over all objects."""
         objs = [o for s in sequences for o in s.per_object.values()]
         agg = {k: float(np.mean([o[k] for o in objs])) for k in _STAT_KEYS}
-        return cls(sequences=list(sequences), JF=(agg["J_mean"] + agg["F_mean"]) / 2.0, **agg)
+        return cls(sequences=list(sequences), JF=(agg["J_mean"] + agg["F_mean"]) / 2.0, skipped=list(skipped or []),
+                   **agg)
+
+    def frame_rows(self) -> list[dict]:
+        """:meth:`DavisSequenceResult.frame_rows` of every sequence, each row starting with
+        ``sequence``."""
+        return [{"sequence": s.name, **r} for s in self.sequences for r in s.frame_rows()]
 
     def table(self) -> list[dict]:
         """Rows for printing: one per sequence (means over its objects), then 'global'."""
@@ -417,14 +439,17 @@ def _has_pngs(d: Path) -> bool:
     return any(p.suffix.lower() == ".png" for p in d.iterdir() if p.is_file())
 
 
-def sequence_pairs(pred_root, ann_root) -> list[tuple[Path, Path]]:
-    """``(prediction folder, annotation folder)`` of each sequence of a DAVIS-layout root.
+def sequence_candidates(pred_root, ann_root) -> list:
+    """Every sequence of a DAVIS-layout root with where its predictions should be
+    (:class:`classicseg.metrics.selection.Candidate`; ``item`` is the annotation folder).
 
     ``ann_root`` is one sequence folder of PNGs, a folder of such folders, or a DAVIS root
     (``Annotations/480p`` or ``Annotations`` below it); predictions mirror it
     (``pred_root/<seq>``), or ``pred_root`` is the prediction folder itself for a single
-    sequence. Every prediction folder must exist (:class:`EvalError` names the sequence).
+    sequence.
     """
+    from classicseg.metrics.selection import Candidate
+
     ann_root, pred_root = Path(ann_root), Path(pred_root)
     if not ann_root.is_dir():
         raise EvalError(f"annotation folder {ann_root} does not exist")
@@ -439,13 +464,22 @@ def sequence_pairs(pred_root, ann_root) -> list[tuple[Path, Path]]:
                  if d.is_dir() and _has_pngs(d)]
     if not pairs:
         raise EvalError(f"no annotations (.png) under {ann_root}")
+    return [Candidate(ann.name, pred, ann) for pred, ann in pairs]
+
+
+def sequence_pairs(pred_root, ann_root) -> list[tuple[Path, Path]]:
+    """``(prediction folder, annotation folder)`` of each sequence of a DAVIS-layout root
+    (:func:`sequence_candidates`). Every prediction folder must exist (:class:`EvalError`
+    names the sequence)."""
+    pairs = [(c.pred, c.item) for c in sequence_candidates(pred_root, ann_root)]
     for pred_dir, ann_dir in pairs:
         if not pred_dir.is_dir():
             raise EvalError(f"no prediction folder for sequence {ann_dir.name}: {pred_dir} does not exist")
     return pairs
 
 
-def evaluate_dataset(pred_root, ann_root, bound_th: float = 0.008) -> DavisDatasetResult:
+def evaluate_dataset(pred_root, ann_root, bound_th: float = 0.008,
+                     sequences: list[str] | None = None) -> DavisDatasetResult:
     """Score several sequences under the DAVIS semi-supervised protocol.
 
     Parameters
@@ -456,6 +490,11 @@ def evaluate_dataset(pred_root, ann_root, bound_th: float = 0.008) -> DavisDatas
     ann_root : path-like
         A folder of per-sequence annotation folders (``.../Annotations/480p``), a DAVIS
         root containing ``Annotations/480p``, or a single sequence folder.
+    bound_th : float
+        Boundary tolerance of :func:`boundary_f`.
+    sequences : list of str, optional
+        Score only these. By default every sequence with a prediction folder is scored and
+        the others are listed in ``DavisDatasetResult.skipped``.
 
     Returns
     -------
@@ -465,6 +504,8 @@ def evaluate_dataset(pred_root, ann_root, bound_th: float = 0.008) -> DavisDatas
     ----------
     Perazzi et al., CVPR 2016; Pont-Tuset et al., 2017.
     """
-    seqs = [evaluate_sequence(pred_dir, ann_dir, bound_th)
-            for pred_dir, ann_dir in sequence_pairs(pred_root, ann_root)]
-    return DavisDatasetResult.from_sequences(seqs)
+    from classicseg.metrics.selection import choose_sequences
+
+    scored, skipped = choose_sequences(sequence_candidates(pred_root, ann_root), sequences)
+    seqs = [evaluate_sequence(c.pred, c.item, bound_th) for c in scored]
+    return DavisDatasetResult.from_sequences(seqs, [c.name for c in skipped])

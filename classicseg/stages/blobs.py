@@ -30,7 +30,7 @@ def find_blobs(mask: np.ndarray, min_area: int = 1, connectivity: int = 8) -> li
 
 
 class BlobParams(Params):
-    min_area: int = Field(1, ge=1, description="ignore components smaller than this (pixels)")
+    min_area: int = Field(1, ge=1, le=10**9, description="ignore components smaller than this (pixels)")
     connectivity: Literal[4, 8] = Field(8, description="pixel connectivity")
 
 

@@ -248,11 +248,11 @@ class PeopleParams(Params):
     offset_y: float = Field(0.1, ge=0, lt=1, description="... starting this share of the height below the top")
     size_tol: float = Field(0.3, ge=0, le=10, description="drop detections whose height is off the learned "
                                                           "height-per-row model by more than this share (0: off)")
-    size_samples: int = Field(15, ge=3, description="confident detections needed before the size model is used")
+    size_samples: int = Field(15, ge=3, le=100_000, description="confident detections needed before the size model is used")
     blob_score: float | None = Field(None, ge=-10, le=10, description="also report foreground blobs of a person's learned size "
                                                        "(groups split by width) with this score (None: off)")
     blob_min_fill: float = Field(0.4, ge=0, le=1, description="share of a blob box that must be foreground")
-    blob_min_area: int = Field(300, ge=1, description="smallest foreground component (pixels) taken as people")
+    blob_min_area: int = Field(300, ge=1, le=10**9, description="smallest foreground component (pixels) taken as people")
 
     @model_validator(mode="after")
     def _fits(self):

@@ -16,12 +16,14 @@ On the first frame there is no previous frame: ``flow`` is zero and ``occlusion`
 """
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import cv2
 import numpy as np
 from pydantic import Field
 
+from classicseg.errors import SourceError
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.types import Sample
@@ -163,7 +165,18 @@ def dis(prev, curr, preset: str = "medium", scale: float = 1.0, engine=None) -> 
     """
     p, c = gray_pair(prev, curr)
     d = engine if engine is not None else make_dis(preset)
+    h, w = p.shape[:2]
+    need = dis_min_side(d)
+    if min((w, h) if scale == 1.0 else scaled_size(w, h, scale)) < need:  # OpenCV's DIS crashes (SIGSEGV) on such frames
+        raise SourceError(f"frames of {w}x{h} are too small for DIS optical flow at scale {scale:g}: it needs "
+                          f"at least {math.ceil(need / scale)} pixels on each side")
     return _scaled(lambda a, b: d.calc(a, b, None), p, c, scale).astype(np.float32, copy=False)
+
+
+def dis_min_side(engine) -> int:
+    """Smallest frame side (at the scale the flow is computed) that OpenCV's DIS handles with
+    this configuration: its patch at its finest pyramid level (smaller frames crash it)."""
+    return max(12, engine.getPatchSize() * 2 ** engine.getFinestScale())
 
 
 #: Flow functions by name for :func:`flow_function` (``zero`` is the no-motion baseline).
@@ -378,6 +391,9 @@ class DISFlow(_FlowStage):
         p = self.params
         self.engine = make_dis(p.preset, p.finest_scale, p.patch_size, p.patch_stride,
                                p.gradient_descent_iterations, p.variational_refinement_iterations)
+
+    def min_side(self) -> int:
+        return math.ceil(dis_min_side(self.engine) / self.params.scale)
 
     def compute(self, a, b):
         return dis(a, b, scale=self.params.scale, engine=self.engine)

@@ -49,7 +49,7 @@ def close_mask(mask: np.ndarray, radius: int = 1, shape: Shape = "ellipse", iter
 
 
 def median_mask(mask: np.ndarray, ksize: int = 5) -> np.ndarray:
-    """Median filter of a binary mask: a pixel is set when most of its ``ksize``² window is."""
+    """Median filter of a binary mask: a pixel is set when most of its ``ksize`` x ``ksize`` window is."""
     if ksize < 3 or ksize % 2 == 0:
         raise ValueError(f"ksize must be odd and >= 3, got {ksize}")
     return cv2.medianBlur(_check_mask(mask), ksize).view(bool)
@@ -161,7 +161,7 @@ class Median(_MaskStage):
 
 
 class FillParams(Params):
-    max_hole_area: int | None = Field(None, ge=1, description="fill only holes up to this area (null = all)")
+    max_hole_area: int | None = Field(None, ge=1, le=10**9, description="fill only holes up to this area (null = all)")
     connectivity: Literal[4, 8] = Field(4, description="connectivity of background regions")
 
 
@@ -177,7 +177,7 @@ class FillHoles(_MaskStage):
 
 
 class AreaParams(Params):
-    min_area: int = Field(50, ge=1, description="components smaller than this (pixels) are dropped")
+    min_area: int = Field(50, ge=1, le=10**9, description="components smaller than this (pixels) are dropped")
     connectivity: Literal[4, 8] = Field(8, description="pixel connectivity of components")
 
 

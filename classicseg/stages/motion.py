@@ -416,6 +416,7 @@ class MotionSaliency(Stage):
     """Moving-object probability from the flow left after removing the camera's homography."""
 
     name = "motion.saliency"
+    bytes_per_pixel = 200  # per-pixel state, for the memory check before the first frame
     Params = MotionSaliencyParams
     requires = ("image", "flow")
     provides = ("prob",)

@@ -299,6 +299,7 @@ class FlowSmooth(Stage):
     """
 
     name = "temporal.flow_smooth"
+    bytes_per_pixel = 64  # per-pixel state, for the memory check before the first frame
     Params = FlowSmoothParams
     requires = ("image", "flow", "prob")
     provides = ("prob", "fg", "ids")

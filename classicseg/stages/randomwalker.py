@@ -172,6 +172,7 @@ class RandomWalker(_RefineStage):
     """Foreground by a random walker from confident seeds of prob, in a box."""
 
     name = "refine.random_walker"
+    bytes_per_pixel = 300  # per-pixel state, for the memory check before the first frame
     Params = RandomWalkerParams
     cite = "L. Grady, Random Walks for Image Segmentation, TPAMI 2006"
 

@@ -257,7 +257,9 @@ class GraphCut(_RefineStage):
     """Foreground by an s-t min cut on prob unaries and contrast-sensitive edges, in a box."""
 
     name = "refine.graphcut"
+    bytes_per_pixel = 200  # per-pixel state, for the memory check before the first frame
     Params = GraphCutParams
+    extras = (("maxflow", "vos"),)
     cite = "Boykov & Jolly, Interactive Graph Cuts, ICCV 2001; Rother et al., GrabCut, SIGGRAPH 2004"
 
     def segment(self, image, prob, box):
@@ -279,7 +281,9 @@ class DenseCRF(_RefineStage):
     """Foreground by a fully connected CRF (mean field) on prob, in a box."""
 
     name = "refine.densecrf"
+    bytes_per_pixel = 300  # per-pixel state, for the memory check before the first frame
     Params = DenseCRFParams
+    extras = (("pydensecrf", "crf"),)
     cite = "Krähenbühl & Koltun, Efficient Inference in Fully Connected CRFs, NIPS 2011"
 
     def segment(self, image, prob, box):

@@ -35,7 +35,7 @@ def polygon_mask(shape: tuple[int, int], polygon, check_inside: bool = True) -> 
 
 class ROIParams(Params):
     image: str | None = Field(None, description="mask image: non-zero pixels are inside")
-    polygon: list[tuple[float, float]] | None = Field(None, description="[[x, y], ...] polygon in pixels")
+    polygon: list[tuple[float, float]] | None = Field(None, max_length=10_000, description="[[x, y], ...] polygon in pixels")
     invert: bool = Field(False, description="keep the outside instead")
     on_size_mismatch: Literal["error", "resize"] = Field(
         "error", description="an ROI image of another size than the frames: fail, or resize (nearest)"
@@ -57,7 +57,7 @@ class ROIMask(Stage):
     name = "roi.mask"
     Params = ROIParams
     requires = ("fg",)
-    provides = ("fg", "roi")
+    provides = ("fg", "roi", "shadow")  # shadow: cut to the region too, when an earlier stage wrote one
 
     def reset(self) -> None:
         self.mask: np.ndarray | None = None

@@ -50,6 +50,9 @@ class Majority(Stage):
     requires = ("fg",)
     provides = ("fg",)
 
+    def memory_per_pixel(self) -> int:
+        return 16 + self.params.window
+
     @property
     def latency(self) -> int:  # type: ignore[override]
         return self.params.window // 2 if self.params.centered else 0

@@ -145,20 +145,20 @@ def _assign(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
 
 
 class TrackParams(Params):
-    w_iou: float = Field(1.0, ge=0, description="weight of 1 - IoU(predicted box, detection)")
-    w_dist: float = Field(1.0, ge=0, description="weight of the centroid distance (fraction of the diagonal)")
-    w_app: float = Field(0.5, ge=0, description="weight of the colour-histogram (Bhattacharyya) distance")
-    max_cost: float = Field(1.2, gt=0, description="pairs costing more stay unmatched")
+    w_iou: float = Field(1.0, ge=0, le=100, description="weight of 1 - IoU(predicted box, detection)")
+    w_dist: float = Field(1.0, ge=0, le=100, description="weight of the centroid distance (fraction of the diagonal)")
+    w_app: float = Field(0.5, ge=0, le=100, description="weight of the colour-histogram (Bhattacharyya) distance")
+    max_cost: float = Field(1.2, gt=0, le=1000, description="pairs costing more stay unmatched")
     max_dist: float = Field(0.1, gt=0, le=1, description="gate: centroid distance (fraction of the diagonal)")
-    max_missed: int = Field(10, ge=0, description="frames a track coasts unmatched before it ends")
-    min_hits: int = Field(3, ge=1, description="matches before a new track is reported")
+    max_missed: int = Field(10, ge=0, le=100_000, description="frames a track coasts unmatched before it ends")
+    min_hits: int = Field(3, ge=1, le=10_000, description="matches before a new track is reported")
     hist_bins: int = Field(16, ge=2, le=64, description="hue and saturation bins of the appearance model")
     high_score: float | None = Field(None, ge=-10, le=10,
                                      description="detections scoring less only continue tracks (ByteTrack); blobs "
                                                  "without a score count as confident (None: every detection may "
                                                  "start a track)")
     low_iou: float = Field(0.3, ge=0, le=1, description="IoU a weak detection needs with a track's prediction")
-    tentative_missed: int = Field(0, ge=0, description="misses that end a track not yet confirmed")
+    tentative_missed: int = Field(0, ge=0, le=10_000, description="misses that end a track not yet confirmed")
     delay: int = Field(0, ge=0, le=100, description="frames held back to report confirmed tracks from their first "
                                                     "match and interpolate gaps up to this long (adds latency)")
 

@@ -74,7 +74,7 @@ def test_unwritable_output_folder(tmp_path):
         ensure_writable_dir(blocker / "sub")
 
 
-def test_video_sink_renames_on_close_and_cleans_on_abort(tmp_path):
+def test_video_sink_renames_on_close_and_keeps_partial_on_abort(tmp_path):
     sink = VideoSink(tmp_path / "o.mp4", fps=10)
     for _ in range(3):
         sink.write(_sample(h=48, w=64))
@@ -85,8 +85,9 @@ def test_video_sink_renames_on_close_and_cleans_on_abort(tmp_path):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     sink2 = VideoSink(tmp_path / "p.mp4")
     sink2.write(_sample(h=48, w=64))
-    sink2.abort()
-    assert sorted(os.listdir(tmp_path)) == ["o.mp4"]
+    sink2.abort()  # a failed run keeps its video so far, finished, under another name
+    assert sorted(os.listdir(tmp_path)) == ["o.mp4", "p.partial.mp4"]
+    assert int(cv2.VideoCapture(str(tmp_path / "p.partial.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 1
 
 
 @pytest.mark.parametrize("codec", ["mp4v", "h264"])
@@ -106,7 +107,7 @@ def test_video_sink_codecs(tmp_path, codec):
 def test_video_sink_falls_back_without_pyav(tmp_path, monkeypatch):
     import classicseg.io.sinks as sinks
 
-    monkeypatch.setattr(sinks, "_have_pyav", lambda: False)
+    monkeypatch.setattr(sinks, "have_pyav", lambda: False)
     assert "mp4v" in VideoSink(tmp_path / "a.mp4").codec
     with pytest.raises(SinkError, match="H.264 output needs PyAV"):
         VideoSink(tmp_path / "b.mp4", codec="h264")

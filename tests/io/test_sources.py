@@ -165,3 +165,37 @@ def test_http_stream_source(tmp_path):
             open_source(f"http://127.0.0.1:{server.server_address[1]}/missing.avi", open_timeout_ms=2000)
     finally:
         server.shutdown()
+
+
+def _video(path, n=10, fps=20.0):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (32, 24))
+    for i in range(n):
+        w.write(np.full((24, 32, 3), 10 * i, np.uint8))
+    w.release()
+    return path
+
+
+def test_video_realtime_loop_timestamps_and_stop(tmp_path):
+    import threading
+    import time
+
+    from classicseg.io.sources import open_source
+
+    video = _video(tmp_path / "v.mp4")
+    t0 = time.monotonic()
+    src = open_source(str(video), realtime=True)
+    samples = list(src)
+    assert time.monotonic() - t0 >= 0.4  # 10 frames at 20 frames/s
+    assert [s.time for s in samples[:3]] == [0.0, 0.05, 0.1] and all(s.wall for s in samples)
+    looped = open_source(str(video), loop=True, prefetch=0)
+    it = iter(looped)
+    got = [next(it) for _ in range(25)]
+    assert looped.length is None and got[24].name == "000025" and got[24].time == pytest.approx(1.2)
+    stop = threading.Event()
+    endless = open_source(str(video), loop=True)
+    endless.stop = stop
+    n = 0
+    for n, _ in enumerate(endless, start=1):
+        if n == 15:
+            stop.set()
+    assert 15 <= n <= 17

@@ -311,12 +311,36 @@ def test_roi_size_mismatch_without_usable_mask_raises(tmp_path):
         load_gt_sequence(seq)
 
 
+def test_dataset_scores_the_sequences_that_were_run(tmp_path):
+    make_seq(tmp_path / "gt" / "A" / "v1", [1])
+    make_seq(tmp_path / "gt" / "A" / "v2", [1])
+    make_seq(tmp_path / "gt" / "B" / "v3", [1])
+    write_preds(tmp_path / "pred" / "A" / "v1", [1])                  # perfect
+    write_preds(tmp_path / "pred" / "B" / "v3", [1], col=5)           # all wrong
+    res = evaluate_dataset(tmp_path / "pred", tmp_path / "gt")
+    assert [v.name for v in res.videos] == ["v1", "v3"] and res.skipped == ["A/v2"]
+    assert res.categories["A"]["f_measure"] == 1.0 and res.overall["f_measure"] == 0.5
+    # --sequences: by category/video or by video; the pooled rows follow the choice
+    res = evaluate_dataset(tmp_path / "pred", tmp_path / "gt", sequences=["v1"])
+    assert [v.name for v in res.videos] == ["v1"] and res.skipped == [] and res.overall["f_measure"] == 1.0
+    assert [v.name for v in evaluate_dataset(tmp_path / "pred", tmp_path / "gt", ["B/v3", "A/v1"]).videos] == [
+        "v3", "v1"]
+
+
 def test_error_dataset_missing_prediction_folder(tmp_path):
     make_seq(tmp_path / "gt" / "A" / "v1", [1])
     make_seq(tmp_path / "gt" / "A" / "v2", [1])
     write_preds(tmp_path / "pred" / "A" / "v1", [1])
     with pytest.raises(EvalError, match=r"^no prediction folder for sequence A/v2: .* does not exist$"):
-        evaluate_dataset(tmp_path / "pred", tmp_path / "gt")
+        evaluate_dataset(tmp_path / "pred", tmp_path / "gt", sequences=["v2"])
+    with pytest.raises(EvalError, match=r"^--sequences: no sequence 'x4' in the ground truth; it has A/v1, A/v2$"):
+        evaluate_dataset(tmp_path / "pred", tmp_path / "gt", sequences=["x4"])
+    with pytest.raises(EvalError, match=r"no sequence 'A/v11' in the ground truth \(did you mean 'A/v1'\?\)"):
+        evaluate_dataset(tmp_path / "pred", tmp_path / "gt", sequences=["A/v11"])
+    with pytest.raises(EvalError, match=r"^none of the 2 sequences has a prediction folder \(first: A/v1, looked for "):
+        evaluate_dataset(tmp_path / "elsewhere", tmp_path / "gt")
+    with pytest.raises(EvalError, match=r"^no prediction folder for sequence A/v1: .* does not exist$"):
+        evaluate_dataset(tmp_path / "elsewhere", tmp_path / "gt" / "A" / "v1")
     (tmp_path / "nothing").mkdir()
     with pytest.raises(EvalError, match=r"^no ground truth under .*nothing"):
         evaluate_dataset(tmp_path / "pred", tmp_path / "nothing")

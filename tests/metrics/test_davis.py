@@ -247,6 +247,36 @@ def test_dataset_pools_objects_and_finds_annotations(tmp_path):
     assert single.JF == pytest.approx(5 / 6)
 
 
+def test_dataset_scores_the_sequences_that_were_run(tmp_path):
+    ann, pred = make_multi(tmp_path)           # seq: objects with J_mean 1 and 2/3
+    gt = np.zeros(SHAPE, bool)
+    gt[3:9, 4:10] = True
+    for name in ("one", "two"):
+        for n in range(3):
+            save_gray(ann.parent / name / f"{n:05d}.png", gt)
+    for n in range(3):
+        save_gray(pred.parent / "one" / f"{n:05d}.png", np.zeros(SHAPE, bool))   # J = F = 0
+    res = evaluate_dataset(tmp_path / "pred", tmp_path)                          # "two" was not run
+    assert [s.name for s in res.sequences] == ["one", "seq"] and res.skipped == ["two"]
+    assert res.J_mean == pytest.approx((0 + 1 + 2 / 3) / 3)
+    res = evaluate_dataset(tmp_path / "pred", tmp_path, sequences=["seq"])
+    assert [s.name for s in res.sequences] == ["seq"] and res.skipped == [] and res.JF == pytest.approx(5 / 6)
+    with pytest.raises(EvalError, match=r"^no prediction folder for sequence two: "):
+        evaluate_dataset(tmp_path / "pred", tmp_path, sequences=["seq", "two"])
+
+
+def test_frame_rows_hold_j_and_f_per_object(tmp_path):
+    ann, pred = make_multi(tmp_path)
+    r = evaluate_sequence(pred, ann)
+    rows = r.frame_rows()
+    assert [row["frame"] for row in rows] == r.frames
+    for t, row in enumerate(rows):
+        assert list(row) == ["frame", "J", "F", "J_1", "F_1", "J_2", "F_2"]
+        assert (row["J_1"], row["J_2"], row["F_1"], row["F_2"]) == (r.J[0, t], r.J[1, t], r.F[0, t], r.F[1, t])
+        assert row["J"] == pytest.approx((r.J[0, t] + r.J[1, t]) / 2)
+    assert np.mean([row["J_2"] for row in rows]) == pytest.approx(r.per_object[2]["J_mean"])
+
+
 # --------------------------------------------------------------------------- errors
 def test_error_missing_predictions(tmp_path):
     ann, pred = make_multi(tmp_path)
@@ -291,6 +321,8 @@ def test_error_too_few_frames_and_missing_folders(tmp_path):
     (tmp_path / "pred" / "seq").rename(tmp_path / "pred" / "other")
     with pytest.raises(EvalError, match=r"^no prediction folder for sequence seq: .* does not exist$"):
         evaluate_dataset(tmp_path / "pred", tmp_path)
+    with pytest.raises(EvalError, match=r"^--sequences: no sequence 'sq' in the ground truth \(did you mean 'seq'\?\)"):
+        evaluate_dataset(tmp_path / "pred", tmp_path, sequences=["sq"])
     for n in range(2):
         save_indexed(tmp_path / "short" / f"{n:05d}.png", two_objects())
     with pytest.raises(EvalError, match=r"^short has 2 annotated frame\(s\); the first and last are excluded, so at least 3 are needed$"):

@@ -96,14 +96,15 @@ def test_real_cdnet_layouts_load():
 
 def test_davis_gt_against_itself_is_perfect():
     res = davis.evaluate_dataset(DAVIS_ANN, DAVIS_ANN)
-    assert len(res.sequences) == 4
+    assert len(res.sequences) == len([d for d in DAVIS_ANN.iterdir() if d.is_dir()]) >= 4
     for s in res.sequences:
         assert np.all(s.J == 1.0) and np.all(s.F == 1.0), s.name
     assert (res.J_mean, res.F_mean, res.JF) == (1.0, 1.0, 1.0)
 
 
 def test_davis_first_frame_copied_matches_anchor(tmp_path):
-    for seq in sorted(DAVIS_ANN.iterdir()):
+    # the published figure is for the first four sequences of shared/data (ANCHORS.md)
+    for seq in (DAVIS_ANN / n for n in ("blackswan", "car-shadow", "dog", "motocross-jump")):
         frames = sorted(seq.glob("*.png"))
         (tmp_path / seq.name).mkdir()
         for f in frames:

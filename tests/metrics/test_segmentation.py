@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from classicseg.errors import EvalError
-from classicseg.metrics.davis import davis_palette
+from classicseg.io.masks import davis_palette
 from classicseg.metrics.segmentation import (
     ConfusionAccumulator,
     class_iou,

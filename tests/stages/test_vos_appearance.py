@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
+from classicseg.errors import ClassicsegError
 from classicseg.pipeline import Pipeline
 from classicseg.stages.vos.appearance import ColorModel, TwoColourModels
 from classicseg.stages.vos.cues import confident_labels
@@ -76,7 +77,7 @@ def test_classifier_recent_memory_and_errors():
     assert not clf.ready
     with pytest.raises(ValueError, match="not been trained"):
         clf.logit(feats)
-    with pytest.raises(ValueError, match="both object and background"):
+    with pytest.raises(ClassicsegError, match="both object and background"):
         clf.add(feats, fg, np.zeros_like(fg), anchor=True)
     clf.add(feats, fg, ~fg, anchor=True)
     for _ in range(3):

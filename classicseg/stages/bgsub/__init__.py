@@ -1,2 +1,2 @@
 """Background subtraction stages (``bgsub.*``)."""
-from classicseg.stages.bgsub import framediff, opencv, sense  # noqa: F401
+from classicseg.stages.bgsub import bgslibrary, framediff, opencv, sense  # noqa: F401

@@ -40,11 +40,11 @@ class ScheduleParams(Params):
         -1.0, ge=-1.0, le=1.0,
         description="rate after warm-up: -1 lets the algorithm choose (1/history), 0 freezes the model",
     )
-    warmup_frames: int = Field(0, ge=0, description="frames learned at warmup_rate before learning_rate applies")
+    warmup_frames: int = Field(0, ge=0, le=1_000_000, description="frames learned at warmup_rate before learning_rate applies")
     warmup_rate: float = Field(-1.0, ge=-1.0, le=1.0, description="rate during warm-up (-1 = automatic)")
     switch_fraction: float | None = SWITCH_FIELD
     freeze_after: int | None = Field(
-        None, ge=1, description="stop learning (rate 0) from this frame on; null = never"
+        None, ge=1, le=10**12, description="stop learning (rate 0) from this frame on; null = never"
     )
 
     @model_validator(mode="after")
@@ -101,6 +101,12 @@ class BackgroundSubtractor(Stage):
     requires = ("image",)
     provides = ("fg", "shadow")
     Params = ScheduleParams
+
+    @classmethod
+    def provided(cls, params) -> tuple[str, ...]:
+        """``fg``, ``shadow``, and ``events`` when ``switch_fraction`` turns a global lighting
+        change into an ``illumination`` event."""
+        return cls.provides + (("events",) if params.switch_fraction is not None else ())
 
     def make(self):  # pragma: no cover - abstract
         """Return a fresh OpenCV subtractor built from ``self.params``."""

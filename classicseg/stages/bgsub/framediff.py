@@ -33,8 +33,8 @@ def frame_difference(gray: np.ndarray, reference: np.ndarray, threshold: int) ->
 
 class FrameDiffParams(Params):
     threshold: int = Field(25, ge=0, le=254, description="grey-level difference that counts as change")
-    gap: int = Field(1, ge=1, description="compare frame t with frame t-gap")
-    blur: int = Field(0, ge=0, description="Gaussian blur kernel size before differencing (0 = none, odd)")
+    gap: int = Field(1, ge=1, le=300, description="compare frame t with frame t-gap")
+    blur: int = Field(0, ge=0, le=99, description="Gaussian blur kernel size before differencing (0 = none, odd)")
 
     @field_validator("blur")
     @classmethod
@@ -52,6 +52,9 @@ class FrameDiff(Stage):
     Params = FrameDiffParams
     provides = ("fg",)
     cite = "R. Jain, H.-H. Nagel, On the analysis of accumulative difference pictures, TPAMI 1979"
+
+    def memory_per_pixel(self) -> int:
+        return 16 + self.params.gap
 
     def reset(self) -> None:
         self.history: deque[np.ndarray] = deque(maxlen=self.params.gap)

@@ -713,8 +713,8 @@ class SenseParams(Params):
     v_init: float = Field(
         3.0, ge=0.1, le=50, description="initial blinking accumulator v(x): how fast R(x) may grow at the start"
     )
-    lt_frames: int = Field(100, ge=1, description="frames of the long-term moving averages")
-    st_frames: int = Field(25, ge=1, description="frames of the short-term moving averages")
+    lt_frames: int = Field(100, ge=1, le=100_000, description="frames of the long-term moving averages")
+    st_frames: int = Field(25, ge=1, le=100_000, description="frames of the short-term moving averages")
     ghost_absorb: bool = Field(True, description="absorb long-static foreground from its border (SuBSENSE)")
     detect_shadows: bool = Field(
         True, description="cast shadows (darker, same colour direction, same texture) go to the shadow mask"
@@ -746,7 +746,7 @@ class SenseParams(Params):
     )
     fill_holes: bool = Field(True, description="close and fill holes of the raw mask before the median")
     median_ksize: int = Field(9, ge=1, le=31, description="median filter of the mask (odd; 1 = none)")
-    seed: int = Field(0, ge=0, description="seed of the random update (results are deterministic)")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the random update (results are deterministic)")
     switch_fraction: float | None = SWITCH_FIELD
 
     @field_validator("median_ksize")
@@ -776,9 +776,16 @@ class Sense(Stage):
     """Colour + LBSP sample-consensus model with SuBSENSE feedback (ViBe/LOBSTER/SuBSENSE), numba."""
 
     name = "bgsub.sense"
+    bytes_per_pixel = 600  # per-pixel state, for the memory check before the first frame
     Params = SenseParams
     requires = ("image",)
     provides = ("fg", "shadow")
+    extras = (("numba", "fast"),)
+
+    @classmethod
+    def provided(cls, params) -> tuple[str, ...]:
+        """``fg``, ``shadow``, and ``events`` when ``switch_fraction`` is set."""
+        return cls.provides + (("events",) if params.switch_fraction is not None else ())
     cite = (
         "P.-L. St-Charles, G.-A. Bilodeau, R. Bergevin, SuBSENSE: A universal change detection method "
         "with local adaptive sensitivity, IEEE TIP 24(1), 2015; O. Barnich, M. Van Droogenbroeck, ViBe, "
@@ -790,7 +797,7 @@ class Sense(Stage):
         if not HAVE_NUMBA:  # the per-pixel loops would run as plain Python: hours per video
             from classicseg.errors import ClassicsegError
 
-            raise ClassicsegError("bgsub.sense needs numba: pip install numba (or classicseg[fast])")
+            raise ClassicsegError("bgsub.sense needs numba: pip install 'classicseg[fast]'")
         self.model = SenseModel(**self.params.model_dump(exclude={"switch_fraction"}))
 
     def process(self, sample: Sample) -> Sample:

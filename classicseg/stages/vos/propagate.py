@@ -262,6 +262,7 @@ class Propagate(Stage):
     """
 
     name = "vos.propagate"
+    bytes_per_pixel = 400  # per-pixel state, for the memory check before the first frame
     Params = PropagateParams
     requires = ("image", "flow")
     provides = ("prob", "ids", "fg")

@@ -134,7 +134,10 @@ class PixelClassifier:
             raise ValueError(f"fg/bg must be {feats.shape[:2]}, got {fg.shape} and {bg.shape}")
         if not fg.any() or not bg.any():
             if anchor:
-                raise ValueError("the first frame needs both object and background pixels")
+                from classicseg.errors import ClassicsegError  # the user's mask: a one-line error
+
+                raise ClassicsegError("the first frame needs both object and background pixels away from the "
+                                      "mask's edge (the initial mask covers nearly the whole frame, or nothing)")
             return
         if anchor:
             self.anchor = self._draw(feats, fg, bg)

@@ -203,6 +203,29 @@ def test_motion_confidence_lets_colour_remove_uncovered_background():
         PropagateParams(motion_confidence=0.3)
 
 
+def test_motion_floor_lets_colour_grow_back_a_lost_part():
+    # the previous mask lost the right half of a red block; the colour model (weak, w_colour
+    # 0.2) knows red is the object: with the warped mask's floor at 1 - 0.8 the lost half
+    # stays out, with a floor of 0.4 it comes back, and the grey background stays out
+    img = np.full((40, 60, 3), 120, np.uint8)
+    block = np.zeros((40, 60), bool)
+    block[10:30, 10:40] = True
+    img[block] = (40, 40, 220)
+    prev = block.copy()
+    prev[:, 25:] = False
+    cm = ColorModel(8)
+    cm.update(img, block, ~block)
+    flow = np.zeros((40, 60, 2), np.float32)
+    base = PropagateParams(sigma=0, motion_confidence=0.8, w_colour=0.2)
+    plain = propagate(img, prev, flow, base, cm).prob
+    floor = propagate(img, prev, flow, base.model_copy(update={"motion_floor": 0.4}), cm).prob
+    assert (plain[12:28, 28:38] < 0.5).all()
+    assert (floor[12:28, 28:38] > 0.5).all()
+    assert (floor[2:8, 5:45] < 0.5).all() and np.allclose(floor[12:28, 12:22], plain[12:28, 12:22])
+    with pytest.raises(ValueError, match="motion_floor"):
+        PropagateParams(motion_floor=0.5)
+
+
 def test_unlinked_capped_known_answer():
     prob = np.zeros((10, 20), np.float32)
     prob[2:5, 2:5] = 0.9

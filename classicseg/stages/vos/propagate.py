@@ -77,6 +77,9 @@ class PropagateParams(Params):
     motion_confidence: float = Field(
         1.0, gt=0.5, le=1, description="largest probability the warped mask alone gives (1: trusted fully; lower "
         "lets a confident colour overrule it)")
+    motion_floor: float = Field(
+        0.0, ge=0, lt=0.5, description="smallest probability the warped mask gives outside it (0: 1 - "
+        "motion_confidence; higher lets a confident appearance grow back a part the warp lost)")
     w_flow: float = Field(0.0, ge=0, le=10, description="weight of the motion-coherence log-odds (0: off)")
     coherence_model: Literal["translation", "affine"] = Field(
         "translation", description="motion coherence: the object's and the surroundings' motion as one "
@@ -180,7 +183,8 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
         mask grown by ``margin`` × its size, at least ``min_margin`` px; the probability
         is 0 outside it); ``motion_confidence`` (the largest probability the warped mask
         alone gives: with ``c < 1`` the motion prior is mapped from [0, 1] to [1 − c, c]
-        before the fusion, so that a confident colour can overrule it); ``linked``
+        before the fusion, so that a confident colour can overrule it; ``motion_floor``, when
+        set, replaces the lower end ``1 − c``); ``linked``
         (components of ``prob > 0.5`` that do not touch the warped mask are lowered to
         ``1 − motion_confidence``); ``w_flow`` (motion coherence); ``w_texture``,
         ``texture_limit`` (the classifier's log-odds, clipped); ``w_shape`` (the shape
@@ -217,7 +221,10 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
     if colour is None:
         return out
     c = p.motion_confidence
-    soft = pm if c == 1.0 else (1.0 - c) + (2.0 * c - 1.0) * pm
+    if p.motion_floor:
+        soft = p.motion_floor + (c - p.motion_floor) * pm
+    else:
+        soft = pm if c == 1.0 else (1.0 - c) + (2.0 * c - 1.0) * pm
     if p.consistency_sigma > 0 and prev_image is not None and box is not None:
         soft = 0.5 + (soft - 0.5) * flow_consistency(image, prev_image, flow, p.consistency_sigma, box)
     prob = fuse_in_box(soft, image, colour, p.w_motion, p.w_colour, p.margin, p.min_margin, box=box,

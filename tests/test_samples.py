@@ -34,3 +34,15 @@ def test_eval_vos_without_data_runs_on_generated_clips(tmp_path, monkeypatch, ca
     assert "no DAVIS data at" in out and "generated one-object clips" in out
     jf = float(out.split("synth-0")[1].split("J&F=")[1].split()[0])
     assert 0.5 < jf <= 1.0
+
+
+def test_loso_vos_grid_candidates_are_valid_presets():
+    # every candidate of the leave-one-out grid is a valid `vos` pipeline (a renamed or
+    # re-bounded parameter breaks the grid here, not after hours of running it)
+    from classicseg import config
+
+    mod = runpy.run_path(str(SAMPLES / "eval_vos.py"))
+    grid = mod["load_grid"](SAMPLES / "loso_vos.yaml")
+    assert len(grid) >= 10 and "shipped (half-res flow)" in grid
+    for name, sets in grid.items():
+        config.resolve(preset="vos", sets=sets)

@@ -176,8 +176,11 @@ def _run(frames, init, sets):
 def test_recent_appearance_follows_an_object_into_shade():
     frames, masks = _shade_clip()
     base = ["vos.propagate.recent_weight=0", "vos.propagate.w_texture=0"]
+    # the classifier's log-odds clipped at 4 and no template background evidence, as when this
+    # was written: the shipped texture_limit 1 (chosen on DAVIS) leaves the fully recoloured disk
+    # of this clip to the recent colour model alone, which is not enough here
     recent = ["vos.propagate.recent_weight=0.5", "vos.propagate.coherence_gate=1", "vos.propagate.w_texture=1",
-              "vos.propagate.texture_memory=3"]
+              "vos.propagate.texture_memory=3", "vos.propagate.texture_limit=4", "vos.propagate.shape_outside=0"]
     iou = [(o["fg"] & m).sum() / max((o["fg"] | m).sum(), 1) for o, m in zip(_run(frames, masks[0], recent), masks)]
     assert min(iou) > 0.9
     first_only = _run(frames, masks[0], base)

@@ -15,7 +15,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from classicseg.errors import ClassicsegError
 from classicseg.geometry import roi_box
@@ -57,7 +57,7 @@ _STRUCTS = [np.array(s) for s in (
 
 
 def graphcut(image, prob, gamma: float = 50.0, lam: float = 1.0, connectivity: int = 8,
-             box: tuple[int, int, int, int] | None = None, max_pixels: int = 0) -> np.ndarray:
+             box: tuple[int, int, int, int] | None = None, max_pixels: int = 0, hard: float = 0.0) -> np.ndarray:
     """Binary MRF segmentation by an s-t minimum cut: probability unaries, contrast-sensitive edges.
 
     Minimises ``Σ_p λ·D_p(l_p) + Σ_{p,q} [l_p ≠ l_q]·γ·exp(−β‖I_p − I_q‖²)/dist(p, q)``
@@ -82,6 +82,10 @@ def graphcut(image, prob, gamma: float = 50.0, lam: float = 1.0, connectivity: i
         about this many pixels and bring the result back to full size (bilinear, > 0.5):
         the cost stays bounded for large objects, the boundary loses at most ~1 px of
         the shrunk grid.
+    hard : float
+        Hard constraints (Boykov & Jolly's seeds): pixels with ``prob >= hard`` are fixed
+        foreground and pixels with ``prob <= 1 - hard`` fixed background, so that the
+        smoothness term cannot cut a thin but confident part away (0: none; in (0.5, 1)).
 
     Returns
     -------
@@ -110,6 +114,8 @@ def graphcut(image, prob, gamma: float = 50.0, lam: float = 1.0, connectivity: i
     bh, bw = p.shape
     if max_pixels < 0:
         raise ValueError(f"max_pixels must be >= 0, got {max_pixels}")
+    if hard and not 0.5 < hard < 1:
+        raise ValueError(f"hard must be 0 (off) or in (0.5, 1), got {hard}")
     shrink = max_pixels > 0 and bh * bw > max_pixels
     if shrink:
         f = float(np.sqrt(max_pixels / (bh * bw)))
@@ -122,7 +128,12 @@ def graphcut(image, prob, gamma: float = 50.0, lam: float = 1.0, connectivity: i
     for k in range(2 if connectivity == 4 else 4):
         g.add_grid_edges(nodes, weights=weights[k], structure=_STRUCTS[k], symmetric=True)
     # a node left on the sink side is background and pays its source capacity
-    g.add_grid_tedges(nodes, -lam * np.log1p(-p), -lam * np.log(p))
+    src, snk = -lam * np.log1p(-p), -lam * np.log(p)
+    if hard:
+        big = 1e9  # more than any cut through the pairwise edges
+        src = np.where(p >= hard, big, src)
+        snk = np.where(p <= 1 - hard, big, snk)
+    g.add_grid_tedges(nodes, src, snk)
     g.maxflow()
     seg = ~g.get_grid_segments(nodes)
     if shrink:
@@ -250,6 +261,15 @@ class GraphCutParams(_RefineParams):
     connectivity: Literal[4, 8] = Field(8, description="4 or 8 neighbours")
     max_pixels: int = Field(0, ge=0, le=10_000_000,
                             description="cut a shrunk copy of boxes larger than this (0: never)")
+    hard: float = Field(0.0, ge=0, lt=1, description="pixels with prob at least this are fixed foreground, "
+                        "at most 1 - this fixed background (0: none; else above 0.5)")
+
+    @field_validator("hard")
+    @classmethod
+    def _hard_above_half(cls, v: float) -> float:
+        if v and v <= 0.5:
+            raise ValueError("hard must be 0 (off) or above 0.5")
+        return v
 
 
 @register
@@ -264,7 +284,7 @@ class GraphCut(_RefineStage):
 
     def segment(self, image, prob, box):
         p = self.params
-        return graphcut(image, prob, p.gamma, p.lam, p.connectivity, box, p.max_pixels)
+        return graphcut(image, prob, p.gamma, p.lam, p.connectivity, box, p.max_pixels, p.hard)
 
 
 class DenseCRFParams(_RefineParams):

@@ -48,3 +48,24 @@ def test_graphcut_stage_passes_max_pixels():
     s["prob"] = prob
     fg = GraphCut(gamma=10.0, max_pixels=4000).process(s)["fg"]
     assert (fg ^ disk).sum() < 0.1 * disk.sum()
+
+
+def test_graphcut_hard_keeps_a_thin_confident_part():
+    # a 2-px line of prob 0.97 (and a 0.9 column beside it) on a flat image: the smoothness
+    # term cuts it away, a hard constraint at 0.95 keeps it; the 0.05 background stays out
+    img = np.full((40, 40, 3), 128, np.uint8)
+    prob = np.full((40, 40), 0.05, np.float32)
+    prob[5:35, 19:21] = 0.97
+    prob[5:35, 21] = 0.9
+    assert not graphcut(img, prob, gamma=10.0).any()
+    fg = graphcut(img, prob, gamma=10.0, hard=0.95)
+    assert fg[5:35, 19:21].all()
+    assert not fg[:, :19].any() and not fg[:, 22:].any() and not fg[:5].any() and not fg[35:].any()
+
+
+def test_graphcut_hard_rejects_half_or_less():
+    img, prob, _ = _disk_scene()
+    with pytest.raises(ValueError, match="hard"):
+        graphcut(img, prob, hard=0.4)
+    with pytest.raises(Exception, match="hard"):
+        GraphCut(hard=0.5)

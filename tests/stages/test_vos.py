@@ -203,6 +203,29 @@ def test_motion_confidence_lets_colour_remove_uncovered_background():
         PropagateParams(motion_confidence=0.3)
 
 
+def test_motion_floor_lets_colour_grow_back_a_lost_part():
+    # the previous mask lost the right half of a red block; the colour model (weak, w_colour
+    # 0.2) knows red is the object: with the warped mask's floor at 1 - 0.8 the lost half
+    # stays out, with a floor of 0.4 it comes back, and the grey background stays out
+    img = np.full((40, 60, 3), 120, np.uint8)
+    block = np.zeros((40, 60), bool)
+    block[10:30, 10:40] = True
+    img[block] = (40, 40, 220)
+    prev = block.copy()
+    prev[:, 25:] = False
+    cm = ColorModel(8)
+    cm.update(img, block, ~block)
+    flow = np.zeros((40, 60, 2), np.float32)
+    base = PropagateParams(sigma=0, motion_confidence=0.8, w_colour=0.2)
+    plain = propagate(img, prev, flow, base, cm).prob
+    floor = propagate(img, prev, flow, base.model_copy(update={"motion_floor": 0.4}), cm).prob
+    assert (plain[12:28, 28:38] < 0.5).all()
+    assert (floor[12:28, 28:38] > 0.5).all()
+    assert (floor[2:8, 5:45] < 0.5).all() and np.allclose(floor[12:28, 12:22], plain[12:28, 12:22])
+    with pytest.raises(ValueError, match="motion_floor"):
+        PropagateParams(motion_floor=0.5)
+
+
 def test_unlinked_capped_known_answer():
     prob = np.zeros((10, 20), np.float32)
     prob[2:5, 2:5] = 0.9
@@ -214,6 +237,11 @@ def test_unlinked_capped_known_answer():
     assert np.allclose(out[2:5, 12:15], 0.2)
     assert prob[3, 13] == pytest.approx(0.8)  # input untouched
     assert np.array_equal(unlinked_capped(np.zeros((4, 4), np.float32), core[:4, :4]), np.zeros((4, 4)))
+    # a core pixel 8 px from the second component: a link radius of 8 keeps it, 7 does not
+    edge = np.zeros((10, 20), bool)
+    edge[3, 4] = True
+    assert np.array_equal(unlinked_capped(prob, edge, 0.2, radius=8), prob)
+    assert np.allclose(unlinked_capped(prob, edge, 0.2, radius=7)[2:5, 12:15], 0.2)
 
 
 def test_linked_stage_option_drops_far_colour_blobs():
@@ -223,7 +251,9 @@ def test_linked_stage_option_drops_far_colour_blobs():
     far = frames[2].copy()
     far[52:60, 42:50] = (40, 40, 220)
     clip = [frames[0], frames[1], far]
-    loose = ["vos.propagate.motion_confidence=0.8", "vos.propagate.w_flow=0"]
+    # (no template background evidence: with the shipped shape_outside it drops the blob itself)
+    loose = ["vos.propagate.motion_confidence=0.8", "vos.propagate.w_flow=0", "vos.propagate.link_radius=0",
+             "vos.propagate.shape_outside=0"]
     assert _run_pipeline(clip, masks[0], [*loose, "vos.propagate.linked=false"])[2]["fg"][52:60, 42:50].all()
     out = _run_pipeline(clip, masks[0], [*loose, "vos.propagate.linked=true"])
     assert not out[2]["fg"][52:60, 42:50].any()
@@ -243,3 +273,43 @@ def test_motion_coherence_known_answer():
     assert z.dtype == np.float32
     # no relative motion: the cue abstains
     assert not motion_coherence(np.zeros_like(flow), warped).any()
+
+
+def test_motion_coherence_affine_model_follows_a_turning_object():
+    from classicseg.stages.vos.cues import motion_coherence
+
+    h, w = 80, 120
+    warped = np.zeros((h, w), bool)
+    warped[20:60, 20:100] = True
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    theta = np.deg2rad(6.0)  # the object turns about its centre; the background stands still
+    cx, cy = 60.0, 40.0
+    flow = np.zeros((h, w, 2), np.float32)
+    rx = np.cos(theta) * (xs - cx) - np.sin(theta) * (ys - cy) + cx - xs
+    ry = np.sin(theta) * (xs - cx) + np.cos(theta) * (ys - cy) + cy - ys
+    flow[warped] = np.stack([rx, ry], -1)[warped]
+    ends = (slice(25, 55), np.r_[24:34, 86:96])  # the object's ends move most, in opposite directions
+    trans = motion_coherence(flow, warped, noise=0.5, relative=0.25, limit=3.0)
+    aff = motion_coherence(flow, warped, noise=0.5, relative=0.25, limit=3.0, model="affine")
+    assert trans[ends].mean() < 0.5   # one translation cannot follow a turn: the ends look like background
+    assert aff[ends].min() > 2.0      # the affine model follows them
+    assert aff[5, 5] < 0              # the background still moves with the background
+    with pytest.raises(ValueError, match="model must be"):
+        motion_coherence(flow, warped, model="homography")
+
+
+def test_main_parts_drops_specks_and_the_stage_option_uses_it():
+    from classicseg.stages.vos.cues import main_parts
+
+    m = np.zeros((20, 30), bool)
+    m[2:12, 2:12] = True    # 100 px
+    m[2:8, 20:26] = True    # 36 px
+    m[15:17, 15:17] = True  # 4 px: a speck
+    out = main_parts(m, 0.1)
+    assert out[2:12, 2:12].all() and out[2:8, 20:26].all() and not out[15:17, 15:17].any()
+    assert np.array_equal(main_parts(m, 0.0), m)
+    # a speck of the warped mask far from the object: linked with min_part drops it
+    prob = m.astype(np.float32) * 0.9
+    p = PropagateParams(linked=True, min_part=0.1)
+    capped = unlinked_capped(prob, main_parts(m, p.min_part), 0.2)
+    assert np.allclose(capped[15:17, 15:17], 0.2) and np.allclose(capped[2:12, 2:12], 0.9)

@@ -176,8 +176,11 @@ def _run(frames, init, sets):
 def test_recent_appearance_follows_an_object_into_shade():
     frames, masks = _shade_clip()
     base = ["vos.propagate.recent_weight=0", "vos.propagate.w_texture=0"]
+    # the classifier's log-odds clipped at 4 and no template background evidence, as when this
+    # was written: the shipped texture_limit 1 (chosen on DAVIS) leaves the fully recoloured disk
+    # of this clip to the recent colour model alone, which is not enough here
     recent = ["vos.propagate.recent_weight=0.5", "vos.propagate.coherence_gate=1", "vos.propagate.w_texture=1",
-              "vos.propagate.texture_memory=3"]
+              "vos.propagate.texture_memory=3", "vos.propagate.texture_limit=4", "vos.propagate.shape_outside=0"]
     iou = [(o["fg"] & m).sum() / max((o["fg"] | m).sum(), 1) for o, m in zip(_run(frames, masks[0], recent), masks)]
     assert min(iou) > 0.9
     first_only = _run(frames, masks[0], base)
@@ -218,6 +221,11 @@ def test_shape_template_follows_a_rigid_object_and_abstains_on_a_non_rigid_one()
     for _ in range(5):
         floppy.step(rng.normal(0, 5, (h, w, 2)).astype(np.float32), mask)
     assert floppy.rigidity < 0.3 and not floppy.evidence().any()
+    # with outside > 0 the rigid template also says "background" beyond depth px outside it
+    rigid.outside = 0.5
+    ev = rigid.evidence()
+    assert ev[30, 35] == pytest.approx(1.0) and ev[30, 52] == 0  # 2 px outside: within depth, abstains
+    assert ev[30, 60] == pytest.approx(-0.5) and ev[5, 5] == pytest.approx(-0.5)
 
 
 def _half_shade_clip(n=16, h=120, w=220, step=2, seed=0):
@@ -251,3 +259,21 @@ def test_shape_template_keeps_a_rigid_part_that_turns_the_colour_of_the_backgrou
         out = _run(frames, masks[0], [f"vos.propagate.w_shape={w_shape}", "vos.propagate.shape_floor=0.3"])
         iou[w_shape] = np.mean([(o["fg"] & m).sum() / max((o["fg"] | m).sum(), 1) for o, m in zip(out, masks)][-4:])
     assert iou[8] > 0.85 and iou[8] > iou[0] + 0.1, iou
+
+
+def test_fuse_in_box_colour_limit_bounds_the_colour_evidence():
+    from classicseg.stages.vos.appearance import fuse_in_box
+
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[:, 4:] = (0, 0, 255)
+    fg = np.zeros((8, 8), bool)
+    fg[:, 4:] = True
+    cm = ColorModel(8, prior=1e-6)  # (almost) no prior count: posteriors of 0 and 1
+    cm.update(img, fg, ~fg)
+    prob = np.full((8, 8), 0.8, np.float32)  # the motion prior says object everywhere
+    box = (0, 8, 0, 8)
+    free = fuse_in_box(prob, img, cm, 1.0, 1.0, 0.0, 0, box=box)
+    assert free[:, :4].max() < 0.01  # an unbounded colour overrules the prior
+    capped = fuse_in_box(prob, img, cm, 1.0, 1.0, 0.0, 0, box=box, limit=1.0)
+    # log-odds: logit(0.8) - 1 = 0.386 -> 0.595: the prior keeps its say
+    assert capped[:, :4] == pytest.approx(1 / (1 + np.exp(-(np.log(4) - 1))), abs=1e-4)

@@ -147,14 +147,20 @@ def model_regions(mask: np.ndarray, band: int, confident: int) -> tuple[np.ndarr
     return fg, (outside > confident) & (outside <= band)
 
 
-def fuse_in_box(prob, image, colour: ColorModel, w_motion, w_colour, margin, min_margin, box=False) -> np.ndarray:
+def fuse_in_box(prob, image, colour: ColorModel, w_motion, w_colour, margin, min_margin, box=False,
+                limit: float = 0.0) -> np.ndarray:
     """Fuse ``prob`` with the colour posterior inside the work box of ``prob > 0.5`` (or the
-    ``box`` given); 0 outside it."""
+    ``box`` given); 0 outside it. With ``limit`` > 0 the colour log-odds are clipped to
+    ``±limit`` (a rare colour seen only on one side is not proof)."""
     if box is False:
         box = roi_box(prob > 0.5, margin, min_margin)
     out = np.zeros_like(prob)
     if box is None or not colour.ready or w_colour == 0:
         return prob if box is not None else out
     y0, y1, x0, x1 = box
-    out[y0:y1, x0:x1] = fuse(prob[y0:y1, x0:x1], colour.posterior(image[y0:y1, x0:x1]), w_motion, w_colour)
+    post = colour.posterior(image[y0:y1, x0:x1])
+    if limit > 0:
+        lo = np.float32(1.0 / (1.0 + np.exp(limit)))
+        post = np.clip(post, lo, 1 - lo)
+    out[y0:y1, x0:x1] = fuse(prob[y0:y1, x0:x1], post, w_motion, w_colour)
     return out

@@ -8,7 +8,7 @@ import numpy as np
 from classicseg.stages.flow import warp
 from classicseg.stages.vos.appearance import model_regions
 
-__all__ = ['motion_prior', 'motion_coherence', 'unlinked_capped', 'confident_labels']
+__all__ = ['motion_prior', 'flow_consistency', 'superpixel_mean', 'motion_coherence', 'main_parts', 'unlinked_capped', 'confident_labels']
 
 def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray | None = None,
                  sigma: float = 2.0, motion_sigma: float = 0.1) -> np.ndarray:
@@ -53,8 +53,126 @@ def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray 
     return w
 
 
+def flow_consistency(image: np.ndarray, prev_image: np.ndarray, flow: np.ndarray, sigma: float = 20.0,
+                     box=None, smooth: float = 1.5) -> np.ndarray:
+    """How far to trust the flow at each pixel: ``exp(−(e/σ)²)`` of the colour difference
+    ``e`` between a pixel of frame ``t`` and the point of frame ``t − 1`` the backward flow
+    says it came from.
+
+    This is the weight of a temporal edge of a spatio-temporal graph (ObjectFlow): a pixel
+    is tied to its match in the previous frame as strongly as the two look alike. Where the
+    flow lost a thin, fast part (a dancer's leg) or the pixel was uncovered, the match shows
+    something else and the tie is weak, so the previous mask carried there says little and
+    appearance decides.
+
+    Parameters
+    ----------
+    image, prev_image : ndarray
+        uint8 ``(H, W, 3)`` frames ``t`` and ``t − 1`` (same colour space, e.g. Lab).
+    flow : ndarray
+        float32 ``(H, W, 2)`` backward flow of frame ``t``.
+    sigma : float
+        Colour difference (in the images' units, Euclidean over the channels) at which the
+        weight falls to ``1/e``.
+    box : (y0, y1, x0, x1), optional
+        Compute only inside it (1 outside).
+    smooth : float
+        Gaussian blur (px) of the difference before the weight, against pixel noise.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)`` in (0, 1].
+
+    References
+    ----------
+    Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016
+    (temporal edges weighted by colour similarity along the flow).
+    """
+    if image.shape != prev_image.shape or image.shape[:2] != flow.shape[:2]:
+        raise ValueError(f"image {image.shape}, prev_image {prev_image.shape} and flow {flow.shape} must agree")
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    h, w = image.shape[:2]
+    out = np.ones((h, w), np.float32)
+    y0, y1, x0, x1 = box if box is not None else (0, h, 0, w)
+    if y1 <= y0 or x1 <= x0:
+        return out
+    f = flow[y0:y1, x0:x1].copy()
+    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    mx, my = gx + f[:, :, 0], gy + f[:, :, 1]
+    back = cv2.remap(prev_image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    d = back.astype(np.float32) - image[y0:y1, x0:x1].astype(np.float32)
+    e2 = np.einsum("ijk,ijk->ij", d, d)
+    if smooth > 0:
+        e2 = cv2.GaussianBlur(e2, (0, 0), smooth)
+    out[y0:y1, x0:x1] = np.exp(-e2 / np.float32(sigma * sigma))
+    return out
+
+
+def superpixel_mean(image: np.ndarray, values: np.ndarray, region_size: int = 12, ruler: float = 10.0,
+                    iterations: int = 5) -> np.ndarray:
+    """``values`` averaged over the SLIC superpixels of ``image``.
+
+    Superpixels follow the image's edges, so a per-pixel score averaged over them snaps
+    to the object's outline and is not swayed by single noisy pixels.
+
+    Parameters
+    ----------
+    image : ndarray
+        uint8 ``(h, w, 3)`` (Lab for SLIC's colour distance).
+    values : ndarray
+        float ``(h, w)`` (e.g. log-odds).
+    region_size : int
+        Superpixel side (px), >= 2.
+    ruler : float
+        SLIC's compactness.
+    iterations : int
+        SLIC iterations.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(h, w)``.
+
+    References
+    ----------
+    R. Achanta et al., "SLIC Superpixels Compared to State-of-the-Art Superpixel Methods",
+    TPAMI 34(11), 2012 (via OpenCV contrib's ximgproc); Y.-H. Tsai, M.-H. Yang, M. J. Black,
+    "Video Segmentation via Object Flow", CVPR 2016 (superpixel-level appearance).
+    """
+    if values.shape != image.shape[:2]:
+        raise ValueError(f"values {values.shape} must match the image {image.shape[:2]}")
+    if region_size < 2:
+        raise ValueError(f"region_size must be >= 2, got {region_size}")
+    sp = cv2.ximgproc.createSuperpixelSLIC(np.ascontiguousarray(image), cv2.ximgproc.SLIC, region_size, ruler)
+    sp.iterate(iterations)
+    labels = sp.getLabels().ravel()
+    n = int(labels.max()) + 1
+    v = values.astype(np.float64).ravel()
+    mean = np.bincount(labels, weights=v, minlength=n) / np.maximum(np.bincount(labels, minlength=n), 1)
+    return mean[labels].reshape(values.shape).astype(np.float32)
+
+
+def _affine_field(flow: np.ndarray, sel: np.ndarray, samples: int = 2000, seed: int = 0) -> np.ndarray | None:
+    """The flow of the affine map fitted (RANSAC) to ``flow`` over the pixels ``sel``, at every
+    pixel of ``flow`` (None when no fit)."""
+    from classicseg.stages.vos.shape import object_affine
+
+    a, _ = object_affine(flow, sel, samples=samples, threshold=1.0, seed=seed)
+    if a is None:
+        return None
+    h, w = sel.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.empty((h, w, 2), np.float32)
+    out[:, :, 0] = a[0, 0] * xs + a[0, 1] * ys + a[0, 2] - xs
+    out[:, :, 1] = a[1, 0] * xs + a[1, 1] * ys + a[1, 2] - ys
+    return out
+
+
 def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int = 15, inner: int = 3,
-                     noise: float = 1.0, relative: float = 0.25, limit: float = 4.0) -> np.ndarray:
+                     noise: float = 1.0, relative: float = 0.25, limit: float = 4.0,
+                     model: str = "translation") -> np.ndarray:
     """Log-odds that each pixel moves with the object rather than with its surroundings.
 
     The object's motion ``u_o`` is the median flow over the warped mask eroded by
@@ -63,7 +181,10 @@ def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int =
     ±limit)``, ``s = noise + relative·|u_o − u_b|``: about 0 where the two motions agree
     (the cue then abstains), positive where the pixel follows the object. Background
     uncovered behind the object, or static surroundings that the mask has crept onto,
-    move with the background, whatever their colour.
+    move with the background, whatever their colour. With ``model="affine"`` the two
+    motions are affine maps fitted (RANSAC) to the same two regions and compared pixel by
+    pixel, so an object that turns or comes towards the camera (a bike in the air) still
+    moves "with itself".
 
     Parameters
     ----------
@@ -101,19 +222,49 @@ def motion_coherence(flow: np.ndarray, warped: np.ndarray, box=None, ring: int =
     if not bg.any():
         return out
     f = flow[y0:y1, x0:x1]
-    uo = np.median(f[obj], axis=0)
-    ub = np.median(f[bg], axis=0)
-    s = noise + relative * float(np.hypot(*(uo - ub)))
-    ro = np.hypot(f[:, :, 0] - uo[0], f[:, :, 1] - uo[1])
-    rb = np.hypot(f[:, :, 0] - ub[0], f[:, :, 1] - ub[1])
+    if model not in ("translation", "affine"):
+        raise ValueError(f"model must be 'translation' or 'affine', got {model!r}")
+    fo = _affine_field(f, obj) if model == "affine" else None
+    fb = _affine_field(f, bg) if fo is not None else None
+    if fo is None or fb is None:
+        uo = np.median(f[obj], axis=0)
+        ub = np.median(f[bg], axis=0)
+        fo, fb = uo[None, None, :], ub[None, None, :]
+        s = noise + relative * float(np.hypot(*(uo - ub)))
+    else:
+        d = fo - fb
+        s = noise + relative * np.hypot(d[:, :, 0], d[:, :, 1])
+    ro = np.hypot(f[:, :, 0] - fo[:, :, 0], f[:, :, 1] - fo[:, :, 1])
+    rb = np.hypot(f[:, :, 0] - fb[:, :, 0], f[:, :, 1] - fb[:, :, 1])
     out[y0:y1, x0:x1] = np.clip((rb - ro) / s, -limit, limit)
     return out
 
 
-def unlinked_capped(prob: np.ndarray, core: np.ndarray, floor: float = 0.0) -> np.ndarray:
+def main_parts(mask: np.ndarray, min_part: float) -> np.ndarray:
+    """The 8-connected components of ``mask`` whose area is at least ``min_part`` times the
+    largest one's (a new array): one object's pieces, without the specks it left behind."""
+    if min_part <= 0:
+        return mask.copy()
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask.copy()
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    area[0] = 0
+    keep = area >= min_part * area.max()
+    keep[0] = False
+    return keep[labels]
+
+
+def unlinked_capped(prob: np.ndarray, core: np.ndarray, floor: float = 0.0, radius: int = 0) -> np.ndarray:
     """``prob`` with the 8-connected components of ``prob > 0.5`` that do not touch ``core``
-    lowered to at most ``floor`` (a new array; ``prob`` is not modified)."""
+    lowered to at most ``floor`` (a new array; ``prob`` is not modified). With ``radius`` > 0
+    a component within ``radius`` px of ``core`` counts as touching it: a part of the object
+    that the warped mask lost and that a thin seam of doubtful pixels separates from it
+    (a shaded hip, a leg) is not thrown away with the far blobs."""
     sel = prob > 0.5
+    if radius > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        core = cv2.dilate(core.view(np.uint8), k).view(bool)
     n, labels = cv2.connectedComponents(sel.view(np.uint8), connectivity=8)
     out = prob.copy()
     if n <= 1:

@@ -43,10 +43,12 @@ from classicseg.io.masks import check_init_mask, read_init_mask
 from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.stages.vos.appearance import ColorModel, TwoColourModels, fuse_in_box, model_regions, to_colour_space
-from classicseg.stages.vos.cues import confident_labels, motion_coherence, motion_prior, unlinked_capped
+from classicseg.stages.vos.cues import (confident_labels, flow_consistency, motion_coherence, motion_prior,
+                                        main_parts, superpixel_mean, unlinked_capped)
 from classicseg.stages.vos.ids import warp_ids
 from classicseg.stages.vos.local import local_classifiers
 from classicseg.stages.vos.logodds import logit, sigmoid
+from classicseg.stages.vos.redetect import Redetector
 from classicseg.stages.vos.shape import ShapeTemplate
 from classicseg.stages.vos.texture import PixelClassifier, pixel_features
 from classicseg.types import Sample
@@ -64,6 +66,8 @@ class PropagateParams(Params):
     w_motion: float = Field(1.0, ge=0, le=10, description="weight of the motion log-odds")
     w_colour: float = Field(1.0, ge=0, le=10, description="weight of the colour log-odds (0: motion only)")
     bins: int = Field(32, ge=2, le=64, description="colour histogram levels per channel")
+    colour_limit: float = Field(0.0, ge=0, le=10, description="clip of the colour log-odds (0: none; the "
+                                "posterior is then kept within [0.001, 0.999])")
     colour_space: Literal["bgr", "lab", "hsv"] = Field("lab", description="colour space of the histograms")
     band: int = Field(2000, ge=1, le=10000, description="background model: pixels within this distance of the object (px)")
     confident: int = Field(5, ge=0, le=100, description="learn only pixels this far (px) inside/outside the mask")
@@ -73,8 +77,18 @@ class PropagateParams(Params):
     motion_confidence: float = Field(
         1.0, gt=0.5, le=1, description="largest probability the warped mask alone gives (1: trusted fully; lower "
         "lets a confident colour overrule it)")
+    motion_floor: float = Field(
+        0.0, ge=0, lt=0.5, description="smallest probability the warped mask gives outside it (0: 1 - "
+        "motion_confidence; higher lets a confident appearance grow back a part the warp lost)")
     w_flow: float = Field(0.0, ge=0, le=10, description="weight of the motion-coherence log-odds (0: off)")
+    coherence_model: Literal["translation", "affine"] = Field(
+        "translation", description="motion coherence: the object's and the surroundings' motion as one "
+        "translation each (median flow) or as affine maps (RANSAC; objects that turn or zoom)")
     linked: bool = Field(False, description="lower components of prob > 0.5 that do not touch the warped mask")
+    link_radius: int = Field(0, ge=0, le=100, description="linked: components within this distance (px) of "
+                             "the warped mask count as touching it")
+    min_part: float = Field(0.0, ge=0, lt=1, description="linked: only pieces of the warped mask with at least "
+                            "this share of the largest piece's area count (0: all)")
     recent_weight: float = Field(
         0.0, ge=0, le=1, description="a second colour model learned from the confidently labelled pixels of "
         "recent frames (see recent_gate, coherence_gate): its share of the colour log-odds (0: off)")
@@ -100,9 +114,24 @@ class PropagateParams(Params):
         3, ge=0, le=50, description="recent frames whose confidently labelled pixels train the classifier "
         "besides the first frame (0: first frame only)")
     texture_samples: int = Field(3000, ge=100, le=100000, description="classifier: pixels per class and frame")
+    consistency_sigma: float = Field(
+        0.0, ge=0, le=255, description="temporal edges: the warped mask's confidence at a pixel is scaled by "
+        "exp(-(e/sigma)^2), e the colour difference to where the flow says it came from (0: off)")
+    superpixel: int = Field(0, ge=0, le=100, description="superpixel-level appearance: side (px) of the SLIC "
+                            "superpixels the fused log-odds are averaged over (0: off)")
+    w_superpixel: float = Field(0.5, ge=0, le=1, description="share of the superpixel average in the log-odds")
+    redetect: bool = Field(
+        False, description="search the whole frame with the appearance models when the object is lost (its area "
+        "below lost_ratio of its recent size) and re-seed the propagation from a confident match")
+    lost_ratio: float = Field(0.2, gt=0, lt=1, description="redetect: the object is lost below this share of "
+                              "its recent area (recent models do not learn from such frames)")
+    redetect_accept: float = Field(0.75, gt=0.5, le=1, description="redetect: smallest mean appearance "
+                                   "probability of a re-detected region")
     w_shape: float = Field(0.0, ge=0, le=20, description="weight of the shape template's evidence (0: off)")
     shape_floor: float = Field(0.5, ge=0, lt=1, description="rigidity at which the template starts to count")
     shape_depth: int = Field(10, ge=0, le=200, description="template evidence only this far (px) inside it")
+    shape_outside: float = Field(0.0, ge=0, le=1, description="share of the template's weight given as "
+                                 "background evidence beyond shape_depth px outside it (0: positive only)")
     win: int = Field(60, ge=8, le=400, description="local mode: classifier window side (px)")
     local_bins: int = Field(8, ge=2, le=32, description="local mode: histogram levels per channel")
 
@@ -134,7 +163,8 @@ class Propagation:
 
 def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
               colour: ColorModel | TwoColourModels | None = None, occlusion=None,
-              classifier: PixelClassifier | None = None, shape: ShapeTemplate | None = None) -> Propagation:
+              classifier: PixelClassifier | None = None, shape: ShapeTemplate | None = None,
+              prev_image: np.ndarray | None = None) -> Propagation:
     """Foreground probability of frame ``t`` from the previous mask, the flow and a colour model.
 
     Parameters
@@ -153,7 +183,8 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
         mask grown by ``margin`` × its size, at least ``min_margin`` px; the probability
         is 0 outside it); ``motion_confidence`` (the largest probability the warped mask
         alone gives: with ``c < 1`` the motion prior is mapped from [0, 1] to [1 − c, c]
-        before the fusion, so that a confident colour can overrule it); ``linked``
+        before the fusion, so that a confident colour can overrule it; ``motion_floor``, when
+        set, replaces the lower end ``1 − c``); ``linked``
         (components of ``prob > 0.5`` that do not touch the warped mask are lowered to
         ``1 − motion_confidence``); ``w_flow`` (motion coherence); ``w_texture``,
         ``texture_limit`` (the classifier's log-odds, clipped); ``w_shape`` (the shape
@@ -166,6 +197,10 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
         Colour-and-texture classifier (used when ready and ``w_texture`` > 0).
     shape : ShapeTemplate, optional
         Advanced by this frame's flow (used when ``w_shape`` > 0).
+    prev_image : ndarray, optional
+        Frame ``t - 1`` in the colour space of ``image``: with ``consistency_sigma`` > 0 the
+        warped mask's evidence at each pixel is scaled by
+        :func:`~classicseg.stages.vos.cues.flow_consistency` (a temporal edge).
 
     Returns
     -------
@@ -186,17 +221,23 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
     if colour is None:
         return out
     c = p.motion_confidence
-    soft = pm if c == 1.0 else (1.0 - c) + (2.0 * c - 1.0) * pm
-    prob = fuse_in_box(soft, image, colour, p.w_motion, p.w_colour, p.margin, p.min_margin, box=box)
+    if p.motion_floor:
+        soft = p.motion_floor + (c - p.motion_floor) * pm
+    else:
+        soft = pm if c == 1.0 else (1.0 - c) + (2.0 * c - 1.0) * pm
+    if p.consistency_sigma > 0 and prev_image is not None and box is not None:
+        soft = 0.5 + (soft - 0.5) * flow_consistency(image, prev_image, flow, p.consistency_sigma, box)
+    prob = fuse_in_box(soft, image, colour, p.w_motion, p.w_colour, p.margin, p.min_margin, box=box,
+                       limit=p.colour_limit)
     use_texture = classifier is not None and classifier.ready and p.w_texture > 0
     use_shape = shape is not None and p.w_shape > 0
     if use_shape:
         shape.step(flow, core)
-    if box is not None and (p.w_flow > 0 or use_texture or use_shape):
+    if box is not None and (p.w_flow > 0 or use_texture or use_shape or p.superpixel > 0):
         y0, y1, x0, x1 = box
         z = logit(prob[y0:y1, x0:x1])
         if p.w_flow > 0:
-            coh = motion_coherence(flow, core, box)[y0:y1, x0:x1]
+            coh = motion_coherence(flow, core, box, model=p.coherence_model)[y0:y1, x0:x1]
             z += p.w_flow * coh
             out.coherence = coh
         if use_texture:
@@ -205,9 +246,11 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
             out.features = feats
         if use_shape:
             z += p.w_shape * shape.evidence()[y0:y1, x0:x1]
+        if p.superpixel > 0:
+            z = (1 - p.w_superpixel) * z + p.w_superpixel * superpixel_mean(image[y0:y1, x0:x1], z, p.superpixel)
         prob[y0:y1, x0:x1] = sigmoid(z)
     if p.linked:
-        prob = unlinked_capped(prob, core, 1.0 - c)
+        prob = unlinked_capped(prob, main_parts(core, p.min_part), 1.0 - c, p.link_radius)
     out.prob = prob
     return out
 
@@ -250,6 +293,7 @@ class Propagate(Stage):
         self.classifier = PixelClassifier(p.texture_samples, p.texture_memory) if p.w_texture > 0 else None
         self.parts: Propagation | None = None
         self.shape: ShapeTemplate | None = None
+        self.redetector = Redetector(p.lost_ratio, p.redetect_accept) if p.redetect else None
         self.colour_pair = (TwoColourModels(self.colour, ColorModel(p.bins), p.recent_weight, p.recent_combine)
                             if p.recent_weight > 0 else None)
 
@@ -300,6 +344,20 @@ class Propagate(Stage):
             self.colour_pair.recent.update(self.prev_img[y0:y1, x0:x1], fg, bg,
                                            1.0 if not self.colour_pair.recent.ready else self.params.recent_rate)
 
+    def _appearance(self, img: np.ndarray) -> np.ndarray:
+        """Appearance-only object probability of the whole frame: the first-frame colour model
+        and the colour-and-texture classifier, fused as in :func:`propagate` (no location prior)."""
+        p = self.params
+        z = p.w_colour * logit(self.colour.posterior(img))
+        if self.classifier is not None and self.classifier.ready and p.w_texture > 0:
+            z += p.w_texture * np.clip(self.classifier.logit(pixel_features(img)), -p.texture_limit, p.texture_limit)
+        return sigmoid(z)
+
+    def _object_id(self) -> int:
+        """The id of the (single or largest) object in the first-frame ids."""
+        ids = self.init[self.init > 0]
+        return int(np.bincount(ids).argmax()) if ids.size else 1
+
     def _first(self, sample: Sample, img: np.ndarray) -> Sample:
         p = self.params
         if self.init is None:
@@ -315,7 +373,11 @@ class Propagate(Stage):
                                      features=pixel_features(img, box))
             self._learn_recent(mask, first=True)
             self.parts = None
-        self.shape = ShapeTemplate(mask, p.shape_floor, p.shape_depth) if p.w_shape > 0 else None
+        self.shape = (ShapeTemplate(mask, p.shape_floor, p.shape_depth, outside=p.shape_outside)
+                      if p.w_shape > 0 else None)
+        if self.redetector is not None:
+            self.redetector = Redetector(p.lost_ratio, p.redetect_accept)
+            self.redetector.observe(mask)
         sample["prob"] = mask.astype(np.float32)
         sample["ids"] = self.init
         sample["fg"] = mask
@@ -328,18 +390,25 @@ class Propagate(Stage):
         if self.prev_img is None:
             return self._first(sample, img)
         prev = self.final
-        if prev.any():
+        lost = self.redetector is not None and self.redetector.observe(prev)
+        if prev.any() and not lost:
             self.last = prev
             if p.rate > 0:
                 self._learn(self.prev_img, prev, p.rate)
             if self.colour_pair is not None or (self.classifier is not None and self.classifier.memory > 0):
                 self._learn_recent(prev, first=False)
-        else:
+        elif not prev.any():
             prev = self.last
         flow = sample["flow"]
         if flow.shape[:2] != sample.shape:
             raise ClassicsegError(f"{self.name}: flow is {flow.shape[1]}x{flow.shape[0]} but the frame is "
                                   f"{sample.shape[1]}x{sample.shape[0]}")
+        prev_ids, prev_img = self.prev_ids, self.prev_img
+        if lost:
+            found = self.redetector.search(self._appearance(img))
+            if found is not None:  # re-seed: the match is on this frame already, nothing to carry
+                prev, flow, prev_img = found, np.zeros_like(flow), None
+                prev_ids = np.where(found, self._object_id(), 0).astype(np.uint8)
         occ = sample.data.get("occlusion")
         if p.mode == "local":
             pl, _ = local_classifiers(self.prev_img, prev, img, flow, p.win, p.local_bins)
@@ -347,11 +416,11 @@ class Propagate(Stage):
             self.parts = None
         else:
             self.parts = propagate(img, prev, flow, p, self.colour_pair or self.colour, occ, self.classifier,
-                                   self.shape)
+                                   self.shape, prev_img)
             prob = self.parts.prob
         sample["prob"] = prob
         sample["fg"] = prob > 0.5
-        ids = warp_ids(self.prev_ids, flow)
+        ids = warp_ids(prev_ids, flow)
         sample["ids"] = ids
         self.prev_ids, self.prev_img, self.final = ids, img, sample["fg"]
         return sample

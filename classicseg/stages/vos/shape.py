@@ -37,8 +37,10 @@ class ShapeTemplate:
     ``threshold`` px of one affine map (``rigidity``, an exponential average over frames
     with ``memory``), mapped from [``floor``, 1] to [0, 1], so that it abstains on
     articulated or non-rigid objects (a walking dog: ~0.4; a car: ~0.8; a swimming swan:
-    ~0.9). It gives positive evidence only, and only ``depth`` px inside its outline: it
-    does not cut off parts the object grows, and its outline may be a few pixels off.
+    ~0.9). It gives positive evidence ``depth`` px inside its outline and, with ``outside``
+    > 0, that share of it as negative evidence beyond ``depth`` px outside (a rigid object
+    does not grow a shadow or a strip of kerb); near the outline, which may be a few pixels
+    off, it abstains.
 
     References
     ----------
@@ -48,11 +50,12 @@ class ShapeTemplate:
     """
 
     def __init__(self, mask: np.ndarray, floor: float = 0.5, depth: int = 10, threshold: float = 1.0,
-                 memory: float = 0.7) -> None:
+                 memory: float = 0.7, outside: float = 0.0) -> None:
         self.mask = np.asarray(mask, bool).astype(np.float32)
         self.a = np.eye(3)
         self.rigidity: float | None = None
         self.floor, self.depth, self.threshold, self.memory = floor, depth, threshold, memory
+        self.outside = outside
 
     def step(self, flow: np.ndarray, warped: np.ndarray) -> None:
         inner = cv2.distanceTransform(warped.view(np.uint8), cv2.DIST_L2, 3) > 3
@@ -67,11 +70,15 @@ class ShapeTemplate:
         return cv2.warpAffine(self.mask, self.a[:2], (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) > 0.5
 
     def evidence(self) -> np.ndarray:
-        """float32 weight in [0, 1] of "object" for every pixel (0 outside the template)."""
+        """float32 weight in [-outside, 1] of "object" for every pixel (0 within ``depth`` px of
+        the outline, and outside it when ``outside`` is 0)."""
         h, w = self.mask.shape
         weight = 0.0 if self.rigidity is None else max(0.0, (self.rigidity - self.floor) / (1 - self.floor))
         if weight <= 0:
             return np.zeros((h, w), np.float32)
         t = self.outline()
-        inside = cv2.distanceTransform(t.view(np.uint8), cv2.DIST_L2, 3) > self.depth
-        return inside.astype(np.float32) * np.float32(weight)
+        u8 = t.view(np.uint8)
+        ev = (cv2.distanceTransform(u8, cv2.DIST_L2, 3) > self.depth).astype(np.float32)
+        if self.outside > 0:
+            ev[cv2.distanceTransform(1 - u8, cv2.DIST_L2, 3) > self.depth] = -np.float32(self.outside)
+        return ev * np.float32(weight)

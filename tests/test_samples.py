@@ -15,17 +15,6 @@ def test_custom_pipeline_sample(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "last_frame.png").stat().st_size > 0
 
 
-def test_eval_vos_loso_choice_scores_the_left_out_sequence():
-    mod = runpy.run_path(str(SAMPLES / "eval_vos.py"))
-    # "fit" wins a and b and loses c by much; "plain" is steady
-    score = {("plain", "a"): 0.70, ("plain", "b"): 0.70, ("plain", "c"): 0.70,
-             ("fit", "a"): 0.85, ("fit", "b"): 0.85, ("fit", "c"): 0.45}
-    tuned, folds = mod["choose_loso"](score, ["plain", "fit"], ["a", "b", "c"])
-    assert tuned == "fit"  # mean 0.717 over all three
-    # leaving a (or b) out, fit's 0.65 on the other two loses to plain; leaving c out, fit is chosen
-    assert folds == [("a", "plain", 0.70), ("b", "plain", 0.70), ("c", "fit", 0.45)]
-
-
 def test_eval_vos_without_data_runs_on_generated_clips(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["eval_vos.py", "--data", str(tmp_path / "no-davis"), "--out",
                                       str(tmp_path / "out"), "--seq", "synth-0"])

@@ -2,7 +2,9 @@
 
 * :func:`seed_mask` segments one object: GrabCut (Rother et al. 2004: Gaussian-mixture
   colour models of object and background learned from the seeds, a contrast-sensitive
-  graph cut, iterated) started from a box (outside it is background), from scribbles (a
+  graph cut, iterated) started from a box (outside it is background; a tight box also
+  touches the object on every row and column: Lempitsky et al. 2009's tightness prior,
+  enforced by pinpointing), from scribbles (a
   stroke is a hard label; the pixels nearer an object stroke than a background stroke
   start as probable object, and only the parts of the result that touch an object stroke
   are kept), or from an existing mask to correct (``base``: only pixels within ``reach`` of
@@ -346,7 +348,7 @@ def seed_ids(image, seeds: Seeds, base: np.ndarray | None = None, iterations: in
         move with the camera between the two start as background (:func:`static_in_box`).
         Off in the command line and the annotate page: on the eight DAVIS 2016 sequences it
         helped one (blackswan) and lost on the others (J&F from the box 0.542 without it,
-        0.562 with it, 0.528 leave-one-sequence-out).
+        0.562 with it, 0.528 leave-one-sequence-out; measured before the tightness prior).
 
     Returns
     -------

@@ -107,7 +107,8 @@ def _print_summary(name: str, stats, out_dir: Path | None, n_written: int | None
 @click.option("--init-mask", type=click.Path(dir_okay=False),
               help="First-frame mask for semi-supervised video object segmentation (e.g. DAVIS 00000.png).")
 @click.option("--init-box", "init_boxes", multiple=True, metavar="X,Y,W,H",
-              help="First-frame box around an object (GrabCut gives its mask); repeatable, ids 1, 2, ... in order.")
+              help="First-frame box drawn tight around an object (GrabCut with the box's tightness prior gives its "
+                   "mask); repeatable, ids 1, 2, ... in order.")
 @click.option("--init-scribbles", type=click.Path(dir_okay=False),
               help="First-frame scribble PNG: 0 none, 1 foreground, 2 background (or an indexed PNG of object ids "
                    "with 255 = background).")

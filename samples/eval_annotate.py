@@ -10,8 +10,9 @@ Usage::
 ``seeds``: J&F of the ``vos`` preset started from the exact first-frame mask, from the
 first frame's tight ground-truth box alone (GrabCut, :func:`classicseg.stages.vos.seeds.seed_ids`,
 with the box's pixels that move with the camera between frames 0 and 3 started as
-background, an option measured and not kept; ``box_colour_only``: GrabCut alone, what
-``run --init-box`` does) and from simulated scribbles (foreground: the skeleton of the object eroded by 5 px;
+background, an option measured and not kept; ``box_colour_only``: GrabCut with the
+tightness prior, what ``run --init-box`` does; ``box_loose``: GrabCut without it,
+``box_tight=False``) and from simulated scribbles (foreground: the skeleton of the object eroded by 5 px;
 background: the skeleton of the background inside the box grown by 30 %, 15 px away from
 the object; drawn 3 px wide), by GrabCut and by the random walker.
 
@@ -190,6 +191,7 @@ def cmd_seeds(args) -> dict:
         inits["box"] = seed_ids(img, Seeds(boxes=[(1, tight_box(gt))]), other=frames[MOTION_GAP][1])
         t_box = time.perf_counter() - t0
         inits["box_colour_only"] = seed_ids(img, Seeds(boxes=[(1, tight_box(gt))]))
+        inits["box_loose"] = seed_ids(img, Seeds(boxes=[(1, tight_box(gt))]), box_tight=False)
         scrib = simulated_scribbles(gt)
         inits["scribbles_grabcut"] = seed_ids(img, Seeds(scribbles=scrib))
         inits["scribbles_walker"] = seed_ids(img, Seeds(scribbles=scrib), method="random_walker")
@@ -202,8 +204,8 @@ def cmd_seeds(args) -> dict:
                 row[name] = sc.sequence(preds)[2]
         out[seq] = row
         print(seq, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    names = [k for k in next(iter(out.values())) if k in ("exact", "box", "box_colour_only", "scribbles_grabcut",
-                                                          "scribbles_walker")]
+    names = [k for k in next(iter(out.values())) if k in ("exact", "box", "box_colour_only", "box_loose",
+                                                          "scribbles_grabcut", "scribbles_walker")]
     print("mean", {k: round(float(np.mean([r[k] for r in out.values()])), 4) for k in names})
     return out
 

@@ -34,6 +34,47 @@ def test_box_gives_the_object():
     assert _iou(seed_mask(img, box=box, fg=fg, method="random_walker"), gt) > 0.8
 
 
+def _disk_with_a_line(noise=16.0, seed=0):
+    """A blue disk with a 2-px line to the top right, the line's colour halfway to the green
+    background, in noise: the line's contrast is too low for GrabCut's smoothness term."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((80, 100, 3), np.float64)
+    img[:] = (60, 140, 60)
+    disk = np.zeros((80, 100), np.uint8)
+    cv2.circle(disk, (35, 55), 12, 1, -1)
+    line = np.zeros((80, 100), np.uint8)
+    cv2.line(line, (35, 55), (80, 10), 1, 2)
+    line = (line > 0) & (disk == 0)
+    img[disk > 0] = (40, 40, 200)
+    img[line] = 0.4 * np.array((40, 40, 200)) + 0.6 * np.array((60, 140, 60))
+    img = np.clip(img + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
+    gt = (disk > 0) | line
+    ys, xs = np.nonzero(gt)
+    return img, gt, line, (int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
+def test_tight_box_recovers_a_thin_part():
+    img, gt, line, box = _disk_with_a_line()
+    x, y, w, h = box
+    loose = seed_mask(img, box=box, box_tight=False)
+    assert (loose & line).sum() < 0.1 * line.sum()  # plain GrabCut cuts the line away
+    assert not loose[y:y + 20, x:x + w].any()  # and leaves the box's top rows empty
+    tight = seed_mask(img, box=box)  # tight is the default
+    assert (tight & line).sum() > 0.8 * line.sum()
+    assert _iou(tight, gt) > 0.9 > _iou(loose, gt)
+    assert tight[y:y + h, x:x + w].any(axis=1).all() and tight[y:y + h, x:x + w].any(axis=0).all()
+    assert not tight[:, x + w:].any() and not tight[:y].any()  # nothing outside the box
+    assert np.array_equal(seed_ids(img, Seeds(boxes=[(1, box)])) > 0, tight)
+    assert np.array_equal(seed_ids(img, Seeds(boxes=[(1, box)]), box_tight=False) > 0, loose)
+
+
+def test_tight_box_changes_nothing_when_the_cut_fills_it():
+    frames, masks = _clip(n=1)
+    ys, xs = np.nonzero(masks[0])
+    box = (int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+    assert np.array_equal(seed_mask(frames[0], box=box), seed_mask(frames[0], box=box, box_tight=False))
+
+
 def test_known_answer_two_halves_by_scribbles():
     img = np.zeros((20, 30, 3), np.uint8)
     img[:, 15:] = 200

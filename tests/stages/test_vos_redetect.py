@@ -2,10 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-from classicseg.pipeline import Pipeline
 from classicseg.stages.vos.cues import flow_consistency
 from classicseg.stages.vos.redetect import Redetector, search_object
-from classicseg.types import Sample
+from tests.stages.test_vos import _iou
+from tests.stages.test_vos import _run_pipeline as _run
 
 
 def _hidden_clip(n=14, h=72, w=120, r=8, hide=(5, 8), seed=0):
@@ -29,17 +29,6 @@ def _hidden_clip(n=14, h=72, w=120, r=8, hide=(5, 8), seed=0):
     return frames, masks
 
 
-def _iou(a, b):
-    return (a & b).sum() / max((a | b).sum(), 1)
-
-
-def _run(frames, init, sets=()):
-    pipe = Pipeline.load(preset="vos", sets=["flow.dis.scale=1.0", *sets])
-    pipe.stages[1].set_init_mask(init)
-    out = []
-    for i, f in enumerate(frames):
-        out.extend(pipe.push(Sample(i, f"{i:05d}", f)))
-    return out
 
 
 def test_search_object_known_answer():

@@ -94,8 +94,8 @@ class ApproximateMedian(Stage):
         sample["fg"] = approximate_median(f, self.model, self.params.threshold, self.params.step)
         return sample
 
-    def background(self) -> np.ndarray:
-        """The current background estimate (uint8)."""
+    def background(self) -> np.ndarray | None:
+        """The current background estimate (uint8), or None before the first frame."""
         return None if self.model is None else np.clip(self.model, 0, 255).astype(np.uint8).squeeze()
 
 

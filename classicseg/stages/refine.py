@@ -215,6 +215,8 @@ class _RefineParams(Params):
     min_margin: int = Field(16, ge=0, le=500, description="smallest box margin (px)")
     keep_connected: bool = Field(True, description="keep only components that overlap prob > 0.5")
     fill_holes: bool = Field(True, description="fill holes enclosed by the foreground")
+    max_hole: float = Field(0.0, ge=0, le=1, description="fill_holes: only holes of at most this share of the "
+                            "foreground's area (0: all; a gap between legs is larger than a shaded speck)")
     min_area_ratio: float = Field(
         0.3, ge=0, le=1, description="a result smaller than this share of prob > 0.5 is distrusted: prob > 0.5 is kept")
 
@@ -246,7 +248,7 @@ class _RefineStage(Stage):
         if p.keep_connected:
             fg = keep_connected(fg, seed)
         if p.fill_holes:
-            fg = fill_holes(fg)
+            fg = fill_holes(fg, max(1, int(p.max_hole * np.count_nonzero(fg))) if p.max_hole > 0 else None)
         if np.count_nonzero(fg) < p.min_area_ratio * np.count_nonzero(seed):
             fg = seed
         sample["fg"] = fg

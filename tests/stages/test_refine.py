@@ -69,3 +69,26 @@ def test_graphcut_hard_rejects_half_or_less():
         graphcut(img, prob, hard=0.4)
     with pytest.raises(Exception, match="hard"):
         GraphCut(hard=0.5)
+
+
+def test_graphcut_stage_max_hole_keeps_a_large_gap_open():
+    from classicseg.types import Sample
+
+    # a 40x40 square (1600 px) with a 3x3 speck (9 px) and a 12x12 gap (144 px) in it, each
+    # with their own colour so that the cut keeps them out
+    img = np.full((80, 80, 3), 60, np.uint8)
+    obj = np.zeros((80, 80), bool)
+    obj[20:60, 20:60] = True
+    obj[25:28, 25:28] = False
+    obj[40:52, 40:52] = False
+    img[obj] = (30, 30, 220)
+    s = Sample(0, "0", img)
+    s["prob"] = np.where(obj, 0.9, 0.1).astype(np.float32)
+    every = GraphCut(gamma=1.0).process(s)["fg"]
+    assert every[20:60, 20:60].all()  # both holes filled
+    s2 = Sample(0, "0", img)
+    s2["prob"] = s["prob"]
+    some = GraphCut(gamma=1.0, max_hole=0.02).process(s2)["fg"]  # holes up to 2% of ~1450 px (29 px)
+    assert some[25:28, 25:28].all() and not some[40:52, 40:52].any()
+    with pytest.raises(ValueError):
+        GraphCut(max_hole=1.5)

@@ -313,3 +313,76 @@ def test_main_parts_drops_specks_and_the_stage_option_uses_it():
     p = PropagateParams(linked=True, min_part=0.1)
     capped = unlinked_capped(prob, main_parts(m, p.min_part), 0.2)
     assert np.allclose(capped[15:17, 15:17], 0.2) and np.allclose(capped[2:12, 2:12], 0.9)
+
+
+def test_bounded_prior_keeps_the_edge_at_one_half():
+    from classicseg.stages.vos.cues import bounded_prior
+
+    p = np.array([[0.0, 0.25, 0.5, 0.75, 1.0]], np.float32)
+    out = bounded_prior(p, 0.3, 0.8)
+    assert np.allclose(out, [[0.3, 0.4, 0.5, 0.65, 0.8]]) and out.dtype == np.float32
+    with pytest.raises(ValueError, match="floor"):
+        bounded_prior(p, 0.5, 0.8)
+    with pytest.raises(ValueError, match="confidence"):
+        bounded_prior(p, 0.3, 0.5)
+
+
+def test_trusted_prior_known_answer():
+    from classicseg.stages.vos.cues import trusted_prior
+
+    warped = np.zeros((5, 20), bool)
+    warped[:, :4] = True
+    bounded = np.where(warped, 0.8, 0.3).astype(np.float32)
+    weight = np.ones((5, 20), np.float32)
+    weight[:, 15:] = 0.5  # a less consistent flow there
+    out = trusted_prior(bounded, warped, weight, confidence=0.9, reach=5)
+    assert np.allclose(out[:, :4], 0.8)            # the mask itself: kept
+    assert np.allclose(out[:, 4:9], 0.3)           # within 5 px of it: kept (a lost part may grow back)
+    assert np.allclose(out[:, 10:15], 0.1)         # beyond: 1 - confidence where the flow is trusted
+    assert np.allclose(out[:, 15:], 0.2)           # halfway where it is half trusted
+    assert np.array_equal(trusted_prior(bounded, np.zeros_like(warped), weight), bounded)
+    with pytest.raises(ValueError, match="confidence"):
+        trusted_prior(bounded, warped, weight, confidence=1.0)
+    with pytest.raises(ValueError, match="must agree"):
+        trusted_prior(bounded, warped[:4], weight)
+
+
+def test_trust_keeps_a_far_look_alike_out():
+    # a red block and, 14 px to its right, a red patch joined to it by a red bar: the colour
+    # model calls all of them object; the cautious floor (0.3) lets the patch in, the trusted
+    # flow (nothing moved, the frames are equal) keeps what lies beyond 8 px of the mask out
+    img = np.full((40, 80, 3), 120, np.uint8)
+    block = np.zeros((40, 80), bool)
+    block[10:30, 10:30] = True
+    look = np.zeros((40, 80), bool)
+    look[10:30, 44:64] = True
+    look[18:22, 30:44] = True
+    img[block | look] = (40, 40, 220)
+    cm = ColorModel(8)
+    cm.update(img, block, ~block)
+    flow = np.zeros((40, 80, 2), np.float32)
+    base = PropagateParams(sigma=0, motion_confidence=0.8, motion_floor=0.3, w_colour=1.0, margin=2.0)
+    plain = propagate(img, block, flow, base, cm, prev_image=img).prob
+    trusted = propagate(img, block, flow, base.model_copy(update={"trust_sigma": 20.0, "trust_reach": 8}), cm,
+                        prev_image=img).prob
+    assert (plain[12:28, 46:62] > 0.5).all()
+    assert (trusted[12:28, 46:62] < 0.5).all()
+    assert np.allclose(trusted[10:30, 2:38], plain[10:30, 2:38])  # the mask and its 8 px ring: unchanged
+
+
+def test_floor_centred_keeps_the_carried_edge():
+    # colour says nothing (one grey everywhere): the probability is the bounded prior alone; a
+    # line from floor 0.3 to 0.8 puts its 0.5 crossing outside the warped mask's blurred edge,
+    # the centred bounds keep it where prior > 0.5 is
+    img = np.full((40, 60, 3), 120, np.uint8)
+    block = np.zeros((40, 60), bool)
+    block[10:30, 15:45] = True
+    cm = ColorModel(8)
+    cm.update(img, block, ~block)
+    flow = np.zeros((40, 60, 2), np.float32)
+    base = PropagateParams(sigma=2.0, motion_sigma=0, motion_confidence=0.8, motion_floor=0.3, margin=1.0)
+    plain = propagate(img, block, flow, base, cm)
+    centred = propagate(img, block, flow, base.model_copy(update={"floor_centred": True}), cm)
+    edge = plain.prior > 0.5
+    assert np.array_equal(centred.prob > 0.5, edge)
+    assert (plain.prob > 0.5).sum() > edge.sum()

@@ -8,7 +8,7 @@ import numpy as np
 from classicseg.stages.flow import warp
 from classicseg.stages.vos.appearance import model_regions
 
-__all__ = ['motion_prior', 'flow_consistency', 'superpixel_mean', 'motion_coherence', 'main_parts', 'unlinked_capped', 'confident_labels']
+__all__ = ['motion_prior', 'flow_consistency', 'superpixel_mean', 'trusted_prior', 'bounded_prior', 'motion_coherence', 'main_parts', 'unlinked_capped', 'confident_labels']
 
 def motion_prior(prev_mask: np.ndarray, flow: np.ndarray, occlusion: np.ndarray | None = None,
                  sigma: float = 2.0, motion_sigma: float = 0.1) -> np.ndarray:
@@ -107,6 +107,90 @@ def flow_consistency(image: np.ndarray, prev_image: np.ndarray, flow: np.ndarray
     if smooth > 0:
         e2 = cv2.GaussianBlur(e2, (0, 0), smooth)
     out[y0:y1, x0:x1] = np.exp(-e2 / np.float32(sigma * sigma))
+    return out
+
+
+def bounded_prior(prior: np.ndarray, floor: float, confidence: float) -> np.ndarray:
+    """The motion prior mapped into ``[floor, confidence]`` with 0.5 kept at 0.5.
+
+    Bounding the warped mask's probability lets appearance overrule it; a single line from
+    ``floor`` to ``confidence`` would also move its 0.5 crossing (the carried edge) outwards
+    when ``floor > 1 − confidence`` (0.3 and 0.8 put 0.5 at a prior of 0.4, about a pixel
+    outside a blurred edge). Here ``[0, 0.5]`` goes linearly to ``[floor, 0.5]`` and
+    ``[0.5, 1]`` to ``[0.5, confidence]``.
+
+    Parameters
+    ----------
+    prior : ndarray
+        float ``(H, W)`` in [0, 1].
+    floor : float
+        Value at prior 0, in [0, 0.5).
+    confidence : float
+        Value at prior 1, in (0.5, 1].
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)``.
+    """
+    if not (0 <= floor < 0.5 < confidence <= 1):
+        raise ValueError(f"need 0 <= floor < 0.5 < confidence <= 1, got floor {floor}, confidence {confidence}")
+    p = np.asarray(prior, np.float32)
+    lo = floor + (0.5 - floor) * 2.0 * p
+    hi = 0.5 + (confidence - 0.5) * (2.0 * p - 1.0)
+    return np.where(p < 0.5, lo, hi).astype(np.float32)
+
+
+def trusted_prior(bounded: np.ndarray, warped: np.ndarray, weight: np.ndarray, confidence: float = 0.97,
+                  reach: float = 10.0) -> np.ndarray:
+    """The warped mask's background evidence made firm far from it, where the flow can be trusted.
+
+    ``bounded`` is the motion prior squeezed into cautious bounds (e.g. [0.3, 0.8]) so that
+    appearance can correct a drifted mask and grow back a part it lost. Those bounds also
+    let a look-alike background (a rock of the goat's colours) be grown into, anywhere in
+    the work box. A lost part lies next to the warped mask; background more than
+    ``reach`` px away from it, carried there by a consistent flow (``weight`` near 1, see
+    :func:`flow_consistency`), was background in the previous frame too. There the
+    probability falls from ``bounded`` towards ``1 − confidence``:
+    ``bounded − weight · (bounded − (1 − c))`` (never above ``bounded``); inside the mask and
+    within ``reach`` of it ``bounded`` is kept.
+
+    Parameters
+    ----------
+    bounded : ndarray
+        float ``(H, W)`` the motion prior mapped into the cautious bounds.
+    warped : ndarray of bool
+        ``(H, W)`` the warped previous mask (prior > 0.5).
+    weight : ndarray
+        float ``(H, W)`` trust in the flow, in [0, 1].
+    confidence : float
+        Background probability ``1 − c`` where the trust is 1, c in (0.5, 1).
+    reach : float
+        Distance (px) from ``warped`` beyond which the trust applies (>= 0).
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)``.
+
+    References
+    ----------
+    Y.-H. Tsai, M.-H. Yang, M. J. Black, "Video Segmentation via Object Flow", CVPR 2016
+    (temporal edges weighted by how well the flow's match agrees).
+    """
+    if not 0.5 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0.5, 1), got {confidence}")
+    if reach < 0:
+        raise ValueError(f"reach must be >= 0, got {reach}")
+    if not bounded.shape == warped.shape == weight.shape:
+        raise ValueError(f"bounded {bounded.shape}, warped {warped.shape} and weight {weight.shape} must agree")
+    out = bounded.astype(np.float32, copy=True)
+    if not warped.any():
+        return out
+    dist = cv2.distanceTransform((~warped.astype(bool)).view(np.uint8), cv2.DIST_L2, 3)
+    far = dist > reach
+    low = np.float32(1.0 - confidence)
+    out[far] = np.minimum(out[far], out[far] - weight[far] * (out[far] - low))
     return out
 
 

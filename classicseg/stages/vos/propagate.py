@@ -44,7 +44,7 @@ from classicseg.registry import register
 from classicseg.stage import Params, Stage
 from classicseg.stages.vos.appearance import ColorModel, TwoColourModels, fuse_in_box, model_regions, to_colour_space
 from classicseg.stages.vos.cues import (confident_labels, flow_consistency, motion_coherence, motion_prior,
-                                        main_parts, superpixel_mean, unlinked_capped)
+                                        main_parts, superpixel_mean, trusted_prior, bounded_prior, unlinked_capped)
 from classicseg.stages.vos.ids import warp_ids
 from classicseg.stages.vos.local import local_classifiers
 from classicseg.stages.vos.logodds import logit, sigmoid
@@ -80,6 +80,10 @@ class PropagateParams(Params):
     motion_floor: float = Field(
         0.0, ge=0, lt=0.5, description="smallest probability the warped mask gives outside it (0: 1 - "
         "motion_confidence; higher lets a confident appearance grow back a part the warp lost)")
+    floor_centred: bool = Field(
+        False, description="motion_floor: map the warped mask's [0, 0.5] to [floor, 0.5] and [0.5, 1] to [0.5, "
+        "motion_confidence], so that its edge (0.5) stays where the flow put it; off: one line from floor to "
+        "confidence, which moves the edge outwards when floor > 1 - confidence")
     w_flow: float = Field(0.0, ge=0, le=10, description="weight of the motion-coherence log-odds (0: off)")
     coherence_model: Literal["translation", "affine"] = Field(
         "translation", description="motion coherence: the object's and the surroundings' motion as one "
@@ -117,6 +121,14 @@ class PropagateParams(Params):
     consistency_sigma: float = Field(
         0.0, ge=0, le=255, description="temporal edges: the warped mask's confidence at a pixel is scaled by "
         "exp(-(e/sigma)^2), e the colour difference to where the flow says it came from (0: off)")
+    trust_sigma: float = Field(
+        0.0, ge=0, le=255, description="beyond trust_reach px outside the warped mask, lower its background "
+        "probability towards 1 - trust_confidence as far as the flow is consistent there (colour difference e to "
+        "where it says the pixel came from, weight exp(-(e/sigma)^2)) (0: off)")
+    trust_confidence: float = Field(0.97, gt=0.5, lt=1, description="trust_sigma: background probability 1 - c "
+                                    "where the flow is fully consistent")
+    trust_reach: float = Field(10.0, ge=0, le=200, description="trust_sigma: distance (px) outside the warped "
+                               "mask beyond which the trust applies (a lost part nearer may grow back)")
     superpixel: int = Field(0, ge=0, le=100, description="superpixel-level appearance: side (px) of the SLIC "
                             "superpixels the fused log-odds are averaged over (0: off)")
     w_superpixel: float = Field(0.5, ge=0, le=1, description="share of the superpixel average in the log-odds")
@@ -184,7 +196,10 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
         is 0 outside it); ``motion_confidence`` (the largest probability the warped mask
         alone gives: with ``c < 1`` the motion prior is mapped from [0, 1] to [1 − c, c]
         before the fusion, so that a confident colour can overrule it; ``motion_floor``, when
-        set, replaces the lower end ``1 − c``); ``linked``
+        set, replaces the lower end ``1 − c``; ``floor_centred`` keeps 0.5 at 0.5,
+        :func:`~classicseg.stages.vos.cues.bounded_prior`); ``trust_sigma``, ``trust_confidence``,
+        ``trust_reach`` (background beyond ``trust_reach`` px of the warped mask made firmer where
+        the flow is consistent, :func:`~classicseg.stages.vos.cues.trusted_prior`); ``linked``
         (components of ``prob > 0.5`` that do not touch the warped mask are lowered to
         ``1 − motion_confidence``); ``w_flow`` (motion coherence); ``w_texture``,
         ``texture_limit`` (the classifier's log-odds, clipped); ``w_shape`` (the shape
@@ -221,12 +236,17 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
     if colour is None:
         return out
     c = p.motion_confidence
-    if p.motion_floor:
+    if p.motion_floor and p.floor_centred:
+        soft = bounded_prior(pm, p.motion_floor, c)
+    elif p.motion_floor:
         soft = p.motion_floor + (c - p.motion_floor) * pm
     else:
         soft = pm if c == 1.0 else (1.0 - c) + (2.0 * c - 1.0) * pm
     if p.consistency_sigma > 0 and prev_image is not None and box is not None:
         soft = 0.5 + (soft - 0.5) * flow_consistency(image, prev_image, flow, p.consistency_sigma, box)
+    if p.trust_sigma > 0 and prev_image is not None and box is not None:
+        soft = trusted_prior(soft, core, flow_consistency(image, prev_image, flow, p.trust_sigma, box),
+                             p.trust_confidence, p.trust_reach)
     prob = fuse_in_box(soft, image, colour, p.w_motion, p.w_colour, p.margin, p.min_margin, box=box,
                        limit=p.colour_limit)
     use_texture = classifier is not None and classifier.ready and p.w_texture > 0

@@ -4,6 +4,7 @@ Usage::
 
     nice -n 10 python samples/eval_annotate.py seeds     [--seq blackswan ...] [--json OUT]
     nice -n 10 python samples/eval_annotate.py annotator [--seq ...] [--seeds 3] [--json OUT]
+    nice -n 10 python samples/eval_annotate.py even      [--budget 9] [--seq ...] [--json OUT]
     nice -n 10 python samples/eval_annotate.py timing    [--frames 100]
     python samples/eval_annotate.py plot --json OUT [--json OUT2 ...] --png docs/annotate_budget.png
 
@@ -25,6 +26,9 @@ and a budget of k takes its first k), each scored at 1, 2 and 4 extra frames. A 
 keyframe is causal, so a run computed once from a keyframe serves every set that holds
 it (the runner below caches runs by keyframe and direction; a set that needs a longer run
 than the cached one recomputes it).
+
+``even``: J&F with ``--budget`` evenly spaced ground-truth keyframes besides the first
+(nearest and vote merges): how far more keyframes can take ``vos`` at all.
 
 ``timing``: one correction on a 100-frame 854x480 clip (soapbox, 99 frames, with its last
 frames repeated backwards to reach ``--frames``): the time of ``Keyframed.propagate`` after
@@ -248,8 +252,7 @@ def cmd_annotator(args) -> dict:
         row["suggested_frames"] = picks
         row["even"] = {}
         for b in BUDGETS:
-            ev = sorted({int(round(i * n / (b + 1))) for i in range(1, b + 1)})
-            row["even"][b] = score_keys([0] + ev)[0]
+            row["even"][b] = score_keys([0] + even_frames(n, b))[0]
         row["random"] = {b: [] for b in BUDGETS}
         for s in range(args.seeds):  # one random order per seed; a budget takes its first frames
             order = np.random.default_rng(s).permutation(np.arange(1, n))
@@ -271,6 +274,33 @@ def print_annotator(out: dict) -> None:
         vals += [np.mean([r[strat][b] if b in r[strat] else r[strat][str(b)] for r in out.values()]) for b in BUDGETS]
         vals = [float(v) for v in vals]
         print(f"{strat:<14}" + "".join(f"{v:>10.4f}" for v in vals))
+
+
+def even_frames(n: int, budget: int) -> list[int]:
+    """``budget`` evenly spaced frames of ``n`` besides frame 0: ``round(i * n / (budget + 1))``."""
+    return sorted({int(round(i * n / (budget + 1))) for i in range(1, budget + 1)})
+
+
+def cmd_even(args) -> dict:
+    """J&F with ``--budget`` evenly spaced ground-truth keyframes besides the first, for each
+    merge of the two runs between keyframes (nearest, vote): how far more keyframes take ``vos``."""
+    pipe = Pipeline.load(preset="vos")
+    out = {}
+    for seq in args.seq:
+        frames, gts = load(seq)
+        keys = [0] + even_frames(len(frames), args.budget)
+        row = {"keyframes": keys}
+        for merge in ("nearest", "vote"):
+            kf = Keyframed(pipe, frames, merge=merge)
+            for k in keys:
+                kf.set(k, gts[k].view(np.uint8))
+            kf.propagate()
+            row[merge] = Scorer(gts).sequence([kf.result(j).ids > 0 for j in range(len(frames))])[2]
+        out[seq] = row
+        print(seq, json.dumps(row, default=lambda v: round(v, 4)), flush=True)
+    for merge in ("nearest", "vote"):
+        print(f"mean J&F, {args.budget} extra keyframes, {merge}: {np.mean([r[merge] for r in out.values()]):.4f}")
+    return out
 
 
 def cmd_timing(args) -> dict:
@@ -330,12 +360,13 @@ def cmd_plot(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["seeds", "annotator", "timing", "plot"])
+    ap.add_argument("command", choices=["seeds", "annotator", "even", "timing", "plot"])
     ap.add_argument("--seq", action="append")
     ap.add_argument("--seeds", type=int, default=3, help="random-frame seeds")
     ap.add_argument("--novelty", type=float, default=None)
     ap.add_argument("--only", action="append", default=[], help="seeds: only these inits run vos")
     ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--budget", type=int, default=9, help="even: evenly spaced keyframes besides the first")
     ap.add_argument("--json", action="append", help="where to write the results (plot: the files to read)")
     ap.add_argument("--png", default="docs/annotate_budget.png")
     args = ap.parse_args()
@@ -348,7 +379,7 @@ def main() -> None:
     if args.command == "plot":
         cmd_plot(args)
         return
-    res = {"seeds": cmd_seeds, "annotator": cmd_annotator, "timing": cmd_timing}[args.command](args)
+    res = {"seeds": cmd_seeds, "annotator": cmd_annotator, "even": cmd_even, "timing": cmd_timing}[args.command](args)
     if args.json:
         args.json = args.json[0]
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,

@@ -20,7 +20,17 @@ def test_uniform_drift_picks_two_thirds():
 def test_errors_follow_the_nearest_keyframe():
     costs = np.array([0, 1, 1, 1, 1.0])
     e = expected_errors(costs, {0, 4})
-    assert np.allclose(e, 1 - np.exp(-np.array([0, 1, 2, 1, 0])))  # frame 2: tie -> earlier keyframe
+    assert np.allclose(e, [0, 1, 2, 1, 0])  # frame 2: tie -> earlier keyframe
+
+
+def test_ranking_does_not_depend_on_the_costs_unit():
+    # the transition costs are in no error unit: scaling them all must not change which frame
+    # is best (a saturating 1 - exp(-D) model picks 58 at 0.1x and 27 at 1x and 10x here)
+    costs = np.full(60, 0.05)
+    costs[40:44] = 1.0
+    picks = {int(np.argmax(correction_gains(costs * s, {0}))) for s in (0.1, 1.0, 10.0)}
+    assert picks == {58}
+    assert np.allclose(expected_errors(costs * 10, {0, 30}), 10 * expected_errors(costs, {0, 30}))
 
 
 def test_uncertain_span_attracts_the_pick():

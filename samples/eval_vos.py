@@ -71,7 +71,7 @@ def run_sequence(data: Path, seq: str, out: Path, preset: str | None, config: st
         for p in sorted(ann.glob("*.png"))[:max_frames]:
             if not (gt / p.name).exists():
                 (gt / p.name).symlink_to(p)
-    score = evaluate_sequence(out / seq, gt)
+    score = evaluate_sequence(out / seq, gt)  # after the timed run: the speed ratio leaves scoring out
     n = res.stats.frames
     return {"J": score.J_mean, "F": score.F_mean, "JF": score.JF, "stage_s": sum(res.stats.stage_seconds.values()) / n,
             "wall_s": wall / n, "cpu_s": cpu / n, "Jt": score.J[0].tolist(), "Ft": score.F[0].tolist(),

@@ -236,12 +236,11 @@ def propagate(image, prev_mask, flow, params: PropagateParams | None = None,
     if colour is None:
         return out
     c = p.motion_confidence
+    floor = p.motion_floor or 1.0 - c  # the warped mask's evidence is mapped from [0, 1] to [floor, c]
     if p.motion_floor and p.floor_centred:
-        soft = bounded_prior(pm, p.motion_floor, c)
-    elif p.motion_floor:
-        soft = p.motion_floor + (c - p.motion_floor) * pm
+        soft = bounded_prior(pm, floor, c)
     else:
-        soft = pm if c == 1.0 else (1.0 - c) + (2.0 * c - 1.0) * pm
+        soft = floor + (c - floor) * pm
     if p.consistency_sigma > 0 and prev_image is not None and box is not None:
         soft = 0.5 + (soft - 0.5) * flow_consistency(image, prev_image, flow, p.consistency_sigma, box)
     if p.trust_sigma > 0 and prev_image is not None and box is not None:
